@@ -1,0 +1,190 @@
+"""Django server spans: route template as the name and ``http.route``, the user and trainer on them.
+
+Instrumenting Django needs its settings, which ``import otel_trainerhub.auto`` (the first
+line of ``manage.py``) runs before ``DJANGO_SETTINGS_MODULE`` is even set. So unless the
+app registry is already loading, the contrib instrumentor is installed at the start of
+``django.setup()``: the moment Django reads its middleware for the first time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import wrapt
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.trace import Span
+
+from otel_trainerhub.instrumentation import InstrumentationContext
+
+UNTRACED_MIDDLEWARE = "otel_trainerhub.instrumentation.django_.UntracedPathsMiddleware"
+# A Django setting naming the one-to-one relation from the user to their trainer profile.
+TRAINER_RELATION_SETTING = "TRAINERHUB_TRAINER_RELATION"
+
+_untraced_paths: tuple[str, ...] = ()
+_context: InstrumentationContext | None = None
+_setup_wrapped = False
+_instrumented = False
+
+try:
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+except ImportError:  # pragma: no cover - older API
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY = "suppress_http_instrumentation"  # type: ignore[assignment]
+
+
+def is_untraced(path: str) -> bool:
+    for prefix in _untraced_paths:
+        if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
+            return True
+    return False
+
+
+class UntracedPathsMiddleware:
+    """Runs probe and scrape requests with instrumentation suppressed, their SQL and Redis included."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: Any) -> Any:
+        if self._is_async:
+            return self._acall(request)
+        if not is_untraced(request.path):
+            return self.get_response(request)
+        token = attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)))
+        try:
+            return self.get_response(request)
+        finally:
+            detach(token)
+
+    async def _acall(self, request: Any) -> Any:
+        get_response: Callable[[Any], Awaitable[Any]] = self.get_response
+        if not is_untraced(request.path):
+            return await get_response(request)
+        token = attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)))
+        try:
+            return await get_response(request)
+        finally:
+            detach(token)
+
+
+def _loaded_user(request: Any) -> Any:
+    """The request's user if something already loaded it; never triggers a session or DB lookup."""
+    user = getattr(request, "_cached_user", None)
+    if user is None:
+        lazy = request.__dict__.get("user")
+        if lazy is None:
+            return None
+        wrapped = getattr(lazy, "_wrapped", lazy)
+        from django.utils.functional import empty
+
+        if wrapped is empty:
+            return None
+        user = wrapped
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _trainer_id(request: Any, user: Any) -> Any:
+    explicit = getattr(request, "trainer_id", None)
+    if explicit is not None:
+        return explicit
+    if user is None:
+        return None
+    from django.conf import settings
+
+    relation = getattr(settings, TRAINER_RELATION_SETTING, "trainer_profile")
+    try:
+        field = user._meta.get_field(relation)
+    except Exception:
+        return None
+    # Only a relation the view already loaded: a span attribute is never worth a query.
+    if not field.is_cached(user):
+        return None
+    trainer = field.get_cached_value(user)
+    return getattr(trainer, "pk", None)
+
+
+def _response_hook(span: Span, request: Any, response: Any) -> None:
+    if not span.is_recording():
+        return
+    try:
+        user = _loaded_user(request)
+        if user is not None:
+            span.set_attribute("user.id", str(user.pk))
+        trainer = _trainer_id(request, user)
+        if trainer is not None:
+            span.set_attribute("trainerhub.trainer.id", str(trainer))
+    except Exception:  # a hook must never fail the request (STYLE §3)
+        pass
+
+
+def _excluded_urls_pattern(paths: Sequence[str]) -> str:
+    # contrib matches these regexes against the full URL; anchor them on the path.
+    return ",".join(rf"^https?://[^/]+{re.escape(p)}" for p in paths)
+
+
+def _install() -> None:
+    global _instrumented
+    if _instrumented or _context is None:
+        return
+    from django.conf import settings
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    DjangoInstrumentor().instrument(
+        tracer_provider=_context.tracer_provider,
+        meter_provider=_context.meter_provider,
+        excluded_urls=_excluded_urls_pattern(_untraced_paths),
+        response_hook=_response_hook,
+        skip_dep_check=True,
+    )
+    middleware = list(settings.MIDDLEWARE)
+    if UNTRACED_MIDDLEWARE not in middleware:
+        middleware.insert(0, UNTRACED_MIDDLEWARE)
+    settings.MIDDLEWARE = middleware
+    _instrumented = True
+
+
+def _install_then_setup(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    _install()
+    return wrapped(*args, **kwargs)
+
+
+def instrument(context: InstrumentationContext) -> bool:
+    global _context, _untraced_paths, _setup_wrapped
+    import django  # ImportError: not installed
+    from django.apps import apps
+
+    _context = context
+    _untraced_paths = tuple(context.settings.untraced_paths)
+    if apps.ready or apps.loading:
+        _install()
+    elif not _setup_wrapped:
+        wrapt.wrap_function_wrapper(django, "setup", _install_then_setup)
+        _setup_wrapped = True
+    return True
+
+
+def uninstrument() -> None:
+    global _instrumented, _context, _setup_wrapped
+    import django
+    from opentelemetry.instrumentation.utils import unwrap
+
+    if _setup_wrapped:
+        unwrap(django, "setup")
+        _setup_wrapped = False
+    if _instrumented:
+        from django.conf import settings
+        from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+        DjangoInstrumentor().uninstrument()
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != UNTRACED_MIDDLEWARE]
+        _instrumented = False
+    _context = None

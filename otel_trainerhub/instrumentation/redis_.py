@@ -1,0 +1,104 @@
+"""Redis commands issued by application code; Celery's and kombu's own traffic stays untraced.
+
+The contrib instrumentor patches ``redis.Redis`` for every client in the process, which
+would turn the worker's queue polling, heartbeats, acknowledgements and result
+bookkeeping into a stream of one-span traces. We mark the connection pools that kombu's
+transport and Celery's result backend create, and run commands on marked pools with
+instrumentation suppressed. Everything else (Django's cache, application clients) is traced.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import wrapt
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.instrumentation.utils import unwrap
+
+from otel_trainerhub.instrumentation import InstrumentationContext
+
+INTERNAL_POOL_MARK = "_otel_trainerhub_internal"
+
+# (module, attribute) patched by the contrib instrumentor that we wrap once more, outside it.
+_COMMAND_ENTRY_POINTS = (
+    ("redis", "Redis.execute_command"),
+    ("redis.client", "Pipeline.execute"),
+    ("redis.client", "Pipeline.immediate_execute_command"),
+)
+# Where kombu and Celery create the pools of their own clients.
+_INTERNAL_POOL_FACTORIES = (
+    ("kombu.transport.redis", "Channel._get_pool"),
+    ("celery.backends.redis", "RedisBackend._get_pool"),
+)
+_wrapped: list[tuple[str, str]] = []
+_active = False
+_hooks_registered = False
+
+
+def _skip_internal(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    if getattr(getattr(instance, "connection_pool", None), INTERNAL_POOL_MARK, False):
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            detach(token)
+    return wrapped(*args, **kwargs)
+
+
+def _mark_pool(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    pool = wrapped(*args, **kwargs)
+    try:
+        setattr(pool, INTERNAL_POOL_MARK, True)
+    except AttributeError:  # a pool class with __slots__: leave it traced rather than fail
+        pass
+    return pool
+
+
+def _mark_pools_of(module: str, attribute: str) -> Callable[[Any], None]:
+    def hook(mod: Any) -> None:
+        if _active and (module, attribute) not in _wrapped:
+            wrapt.wrap_function_wrapper(mod, attribute, _mark_pool)
+            _wrapped.append((module, attribute))
+
+    return hook
+
+
+def _getattr_path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def instrument(context: InstrumentationContext) -> bool:
+    import redis  # noqa: F401  (ImportError: not installed)
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    RedisInstrumentor().instrument(tracer_provider=context.tracer_provider, skip_dep_check=True)
+    for module, attribute in _COMMAND_ENTRY_POINTS:
+        wrapt.wrap_function_wrapper(module, attribute, _skip_internal)
+        _wrapped.append((module, attribute))
+    global _active, _hooks_registered
+    _active = True
+    for module, attribute in _INTERNAL_POOL_FACTORIES:
+        hook = _mark_pools_of(module, attribute)
+        if module in sys.modules:
+            hook(sys.modules[module])
+        elif not _hooks_registered:
+            wrapt.register_post_import_hook(hook, module)
+    _hooks_registered = True
+    return True
+
+
+def uninstrument() -> None:
+    global _active
+    _active = False
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    while _wrapped:
+        module, attribute = _wrapped.pop()
+        owner_path, _, name = attribute.rpartition(".")
+        unwrap(_getattr_path(importlib.import_module(module), owner_path), name)
+    RedisInstrumentor().uninstrument()

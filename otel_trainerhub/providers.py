@@ -1,0 +1,420 @@
+"""Tracer and meter providers, exporters, drop accounting and the fork start-up path.
+
+The whole fork story lives here (STYLE §6):
+
+* Providers are built once, in whichever process imports ``otel_trainerhub.auto``
+  first: the gunicorn master under ``--preload``, the Celery worker's main process.
+* Exporters are created lazily *per process* (:class:`PerProcessExporter`), so a
+  gRPC channel or HTTP session is never shared across ``fork()``; the SDK's batch
+  processor and periodic metric reader restart their threads in the child on their own.
+* ``after_in_child`` stamps the child's own ``process.pid`` onto the shared resource.
+* Children flush with a bounded wait when they exit: ``atexit`` for gunicorn workers,
+  Celery's ``worker_process_shutdown`` for prefork children (which leave by ``os._exit``).
+
+Telemetry failures never reach the request path: ``on_end`` only appends to a bounded
+queue; export happens on the processor's thread; whatever cannot be delivered is
+counted in :data:`STATS` and reported by a rate-limited warning and a metric.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import platform
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import sampling as sdk_sampling
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from otel_trainerhub.settings import Settings
+
+__all__ = ["STATS", "TelemetryStats", "Providers", "build_providers"]
+
+_log = logging.getLogger("otel_trainerhub.export")
+
+SHUTDOWN_TIMEOUT_S = 5.0
+_WARN_INTERVAL_S = 10.0
+
+
+class TelemetryStats:
+    """Process-local counts of spans handed to export and of spans dropped, by reason."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.exported = 0
+        self.dropped: Counter[str] = Counter()
+        self._unreported: Counter[str] = Counter()
+        self._last_warning = 0.0
+
+    def record_exported(self, count: int) -> None:
+        with self._lock:
+            self.exported += count
+
+    def record_dropped(self, count: int, reason: str, detail: str = "") -> None:
+        with self._lock:
+            self.dropped[reason] += count
+            self._unreported[reason] += count
+            now = time.monotonic()
+            if now - self._last_warning < _WARN_INTERVAL_S:
+                return
+            self._last_warning = now
+            batch, self._unreported = self._unreported, Counter()
+            total = sum(self.dropped.values())
+        summary = ", ".join(f"{n} {r}" for r, n in sorted(batch.items()))
+        _log.warning(
+            "otel_trainerhub dropped spans: %s (%d dropped in this process since start)%s",
+            summary,
+            total,
+            f"; last error: {detail}" if detail else "",
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"pid": os.getpid(), "spans_exported": self.exported, "spans_dropped": dict(self.dropped)}
+
+    def reset(self) -> None:
+        with self._lock:
+            self.exported = 0
+            self.dropped.clear()
+            self._unreported.clear()
+
+
+STATS = TelemetryStats()
+_at_fork_registered = False
+
+
+def _reset_stats_in_child() -> None:
+    STATS.reset()
+
+
+class PerProcessExporter(SpanExporter):
+    """Builds its real exporter in the process that first exports, again after each fork.
+
+    Results are counted: a batch the exporter refused or failed on is a drop.
+    """
+
+    def __init__(self, factory: Callable[[], SpanExporter], *, name: str) -> None:
+        self._factory = factory
+        self._name = name
+        self._pid = -1
+        self._inner: SpanExporter | None = None
+        self._lock = threading.Lock()
+
+    def _exporter(self) -> SpanExporter:
+        pid = os.getpid()
+        if self._inner is None or self._pid != pid:
+            with self._lock:
+                if self._inner is None or self._pid != pid:
+                    self._inner = self._factory()
+                    self._pid = pid
+        return self._inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self._exporter().export(spans)
+        except Exception as exc:  # an exporter bug must not kill the export thread
+            STATS.record_dropped(len(spans), "export_failed", f"{self._name}: {exc!r}")
+            return SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            STATS.record_exported(len(spans))
+        else:
+            STATS.record_dropped(len(spans), "export_failed", f"{self._name} did not accept the batch")
+        return result
+
+    def shutdown(self) -> None:
+        if self._inner is not None and self._pid == os.getpid():
+            self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class PerProcessMetricExporter(MetricExporter):
+    """The metric twin of :class:`PerProcessExporter`: one real exporter per process."""
+
+    def __init__(self, factory: Callable[[], MetricExporter]) -> None:
+        probe = factory()  # temporality and aggregation preferences come from the real exporter
+        super().__init__(
+            preferred_temporality=probe._preferred_temporality,
+            preferred_aggregation=probe._preferred_aggregation,
+        )
+        self._factory = factory
+        self._pid = os.getpid()
+        self._inner: MetricExporter = probe
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        if self._pid != os.getpid():
+            self._inner, self._pid = self._factory(), os.getpid()
+        return self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        if self._pid == os.getpid():
+            self._inner.shutdown(timeout_millis=timeout_millis)
+
+
+class DropCountingBatchSpanProcessor(BatchSpanProcessor):
+    """The SDK's batch processor, with every span it has to drop counted in :data:`STATS`."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not (span.context and span.context.trace_flags.sampled):
+            return
+        batch = self._batch_processor
+        if batch._shutdown:
+            STATS.record_dropped(1, "after_shutdown")
+            return
+        if len(batch._queue) >= batch._max_queue_size and batch._pid == os.getpid():
+            # The deque drops its oldest span to make room for this one.
+            STATS.record_dropped(1, "queue_full")
+        batch.emit(span)
+
+    def queued(self) -> int:
+        return len(self._batch_processor._queue)
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends each span as one JSON line to a file (the demo's local sink)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        data = "".join(span.to_json(indent=None) + "\n" for span in spans).encode()
+        # One O_APPEND write per batch: processes sharing the file never interleave lines.
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def build_resource(settings: Settings) -> Resource:
+    attributes: dict[str, Any] = dict(settings.resource_attributes)
+    attributes.update(
+        {
+            "service.name": settings.service_name,
+            "deployment.environment.name": settings.environment,
+            "process.pid": os.getpid(),
+            "process.runtime.name": platform.python_implementation().lower(),
+            "process.runtime.version": platform.python_version(),
+        }
+    )
+    if settings.release_version:
+        attributes["service.version"] = settings.release_version
+    # Resource.create would read OTEL_RESOURCE_ATTRIBUTES again; settings already did, validated.
+    return Resource({**Resource.create({}).attributes, **attributes})
+
+
+def _stamp_pid(resource: Resource) -> None:
+    # Every tracer and meter holds this one Resource object; re-stamping it in place
+    # gives spans created in a forked child that child's process.pid.
+    attributes = dict(resource.attributes)
+    attributes["process.pid"] = os.getpid()
+    resource._attributes = BoundedAttributes(attributes=attributes, immutable=True)
+
+
+def build_sampler(settings: Settings) -> sdk_sampling.Sampler:
+    ratio = sdk_sampling.TraceIdRatioBased(settings.sampler_arg)
+    return {
+        "always_on": sdk_sampling.ALWAYS_ON,
+        "always_off": sdk_sampling.ALWAYS_OFF,
+        "traceidratio": ratio,
+        "parentbased_always_on": sdk_sampling.ParentBased(sdk_sampling.ALWAYS_ON),
+        "parentbased_always_off": sdk_sampling.ParentBased(sdk_sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": sdk_sampling.ParentBased(ratio),
+    }[settings.sampler]
+
+
+def _otlp_span_exporter(settings: Settings) -> SpanExporter:
+    endpoint = settings.exporter_endpoint
+    assert endpoint is not None
+    headers = dict(settings.exporter_headers) or None
+    if settings.exporter_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+        return GrpcSpanExporter(
+            endpoint=endpoint,
+            insecure=endpoint.startswith("http://"),
+            headers=headers,
+            timeout=settings.exporter_timeout,
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+
+    return HttpSpanExporter(endpoint=f"{endpoint}/v1/traces", headers=headers, timeout=settings.exporter_timeout)
+
+
+def _otlp_metric_exporter(settings: Settings) -> MetricExporter:
+    endpoint = settings.exporter_endpoint
+    assert endpoint is not None
+    headers = dict(settings.exporter_headers) or None
+    if settings.exporter_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+
+        return GrpcMetricExporter(
+            endpoint=endpoint,
+            insecure=endpoint.startswith("http://"),
+            headers=headers,
+            timeout=settings.exporter_timeout,
+        )
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+
+    return HttpMetricExporter(endpoint=f"{endpoint}/v1/metrics", headers=headers, timeout=settings.exporter_timeout)
+
+
+def _span_exporters(settings: Settings) -> Iterable[SpanExporter]:
+    if settings.traces_exporter == "otlp" and settings.exporter_endpoint:
+        yield PerProcessExporter(lambda: _otlp_span_exporter(settings), name=f"OTLP {settings.exporter_protocol}")
+    elif settings.traces_exporter == "console":
+        yield PerProcessExporter(ConsoleSpanExporter, name="console")
+    if settings.span_file:
+        path = settings.span_file
+        yield PerProcessExporter(lambda: JsonLinesSpanExporter(path), name=f"file {path}")
+
+
+def _observe_drops(_options: CallbackOptions) -> Iterable[Observation]:
+    snapshot = STATS.snapshot()
+    for reason, count in snapshot["spans_dropped"].items():
+        yield Observation(count, {"reason": reason})
+
+
+def _observe_exported(_options: CallbackOptions) -> Iterable[Observation]:
+    yield Observation(STATS.snapshot()["spans_exported"])
+
+
+class Providers:
+    """The providers of this process and their bounded flush and shutdown."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider | None,
+        batch_processors: list[DropCountingBatchSpanProcessor],
+    ) -> None:
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self.batch_processors = batch_processors
+        self._shut_down = False
+
+    def flush(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Export what is queued, waiting at most ``timeout`` seconds."""
+        done = _run_bounded(self.tracer_provider.force_flush, timeout)
+        if self.meter_provider is not None:
+            done = _run_bounded(self.meter_provider.force_flush, timeout) and done
+        return done
+
+    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.flush(timeout)
+        _run_bounded(self.tracer_provider.shutdown, timeout)
+        left = sum(p.queued() for p in self.batch_processors)
+        if left:
+            STATS.record_dropped(left, "shutdown_timeout", f"{left} spans still queued after {timeout:g}s")
+        if self.meter_provider is not None:
+            _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=timeout * 1000), timeout)  # type: ignore[union-attr]
+
+
+def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
+    """Run ``fn`` on a daemon thread and wait at most ``timeout`` seconds for it."""
+    result: list[Any] = []
+
+    def target() -> None:
+        try:
+            result.append(fn())
+        except Exception:
+            _log.warning("otel_trainerhub: %s failed", getattr(fn, "__name__", fn), exc_info=True)
+            result.append(False)
+
+    thread = threading.Thread(target=target, name="otel-trainerhub-flush", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0] is not False)
+
+
+def build_providers(settings: Settings) -> Providers:
+    global _at_fork_registered
+    resource = build_resource(settings)
+    tracer_provider = TracerProvider(
+        resource=resource,
+        sampler=build_sampler(settings),
+        shutdown_on_exit=False,  # ours is bounded: see Providers.shutdown
+    )
+    processors = [
+        DropCountingBatchSpanProcessor(
+            exporter,
+            max_queue_size=settings.bsp_max_queue_size,
+            schedule_delay_millis=settings.bsp_schedule_delay_ms,
+            max_export_batch_size=settings.bsp_max_export_batch_size,
+        )
+        for exporter in _span_exporters(settings)
+    ]
+    for processor in processors:
+        tracer_provider.add_span_processor(processor)
+
+    meter_provider = None
+    readers = []
+    if settings.exporter_endpoint and settings.traces_exporter == "otlp":
+        readers.append(
+            PeriodicExportingMetricReader(
+                PerProcessMetricExporter(lambda: _otlp_metric_exporter(settings)),
+                export_interval_millis=settings.metric_export_interval_ms,
+            )
+        )
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+    meter = meter_provider.get_meter("otel_trainerhub")
+    meter.create_observable_counter(
+        "trainerhub.telemetry.spans.dropped",
+        callbacks=[_observe_drops],
+        unit="{span}",
+        description="Spans this process created but could not deliver, by reason",
+    )
+    meter.create_observable_counter(
+        "trainerhub.telemetry.spans.exported",
+        callbacks=[_observe_exported],
+        unit="{span}",
+        description="Spans this process handed to its exporter successfully",
+    )
+
+    if not _at_fork_registered:
+        _at_fork_registered = True
+        os.register_at_fork(after_in_child=_reset_stats_in_child)
+    os.register_at_fork(after_in_child=lambda: _stamp_pid(resource))
+    return Providers(tracer_provider, meter_provider, processors)
+
+
+def install_global(providers: Providers) -> None:
+    trace.set_tracer_provider(providers.tracer_provider)
+    if providers.meter_provider is not None:
+        metrics.set_meter_provider(providers.meter_provider)
+    atexit.register(providers.shutdown)

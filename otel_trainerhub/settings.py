@@ -1,0 +1,289 @@
+"""Every environment variable otel_trainerhub reads, parsed and validated in one place.
+
+Precedence is explicit keyword argument, then environment variable, then default.
+A value that cannot be used raises :class:`ConfigError` naming the variable, the
+value and what is accepted, so a typo fails at start-up instead of at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "Settings", "INSTRUMENTATION_NAMES", "load_settings"]
+
+T = TypeVar("T")
+
+#: Libraries otel_trainerhub knows how to instrument, in set-up order.
+INSTRUMENTATION_NAMES: Final = (
+    "django",
+    "psycopg",
+    "psycopg2",
+    "sqlite3",
+    "redis",
+    "celery",
+    "requests",
+    "urllib3",
+)
+
+_SAMPLERS: Final = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+_PROTOCOLS: Final = ("http/protobuf", "grpc")
+_TRACES_EXPORTERS: Final = ("otlp", "console", "none")
+_LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS: Final = ("json", "console")
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off"})
+_RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+# Paths never traced: probes and scrapes would drown the traces people look at.
+DEFAULT_UNTRACED_PATHS: Final = ("/health/", "/readiness/", "/liveness/", "/metrics")
+
+
+class ConfigError(ValueError):
+    """A configuration value otel_trainerhub cannot use."""
+
+    def __init__(self, name: str, value: object, accepted: str) -> None:
+        self.name = name
+        self.value = value
+        self.accepted = accepted
+        super().__init__(f"{name}={value!r} is not valid: expected {accepted}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved configuration of one process."""
+
+    service_name: str = "trainerhub"
+    environment: str = "production"
+    release_version: str = ""
+    resource_attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    sdk_disabled: bool = False
+    traces_exporter: str = "otlp"
+    exporter_endpoint: str | None = None
+    exporter_protocol: str = "http/protobuf"
+    exporter_timeout: float = 10.0
+    exporter_headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    span_file: str | None = None
+    sampler: str = "parentbased_always_on"
+    sampler_arg: float = 1.0
+    disabled_instrumentations: frozenset[str] = frozenset()
+    untraced_paths: tuple[str, ...] = DEFAULT_UNTRACED_PATHS
+    bsp_max_queue_size: int = 2048
+    bsp_schedule_delay_ms: int = 1000
+    bsp_max_export_batch_size: int = 512
+    metric_export_interval_ms: int = 15000
+    performance_monitoring_enabled: bool = True
+    slow_request_threshold: float = 5.0
+    n_plus_one_threshold: int = 5
+    log_level: str = "INFO"
+    log_format: str = "json"
+    log_file: str | None = None
+    debug_logging: bool = False
+    health_check_enabled: bool = True
+    monitoring_key: str | None = None
+    sentry_dsn: str | None = None
+    sentry_traces_sample_rate: float = 0.0
+    sentry_profiles_sample_rate: float = 0.0
+
+    @property
+    def export_enabled(self) -> bool:
+        return not self.sdk_disabled and (
+            (self.traces_exporter == "otlp" and self.exporter_endpoint is not None)
+            or self.traces_exporter == "console"
+            or self.span_file is not None
+        )
+
+    def __repr__(self) -> str:
+        # Secrets stay out of reprs, tracebacks and debug output.
+        shown = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("monitoring_key", "sentry_dsn", "exporter_headers")
+        }
+        shown["monitoring_key"] = "<set>" if self.monitoring_key else None
+        shown["sentry_dsn"] = "<set>" if self.sentry_dsn else None
+        shown["exporter_headers"] = sorted(self.exporter_headers)
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+# -- parsers: each takes (variable name, raw string) and returns a value or raises --
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(name, raw, "true or false (also 1/0, yes/no, on/off)")
+
+
+def _choice(options: tuple[str, ...], *, lower: bool = True) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower() if lower else raw.strip().upper()
+        if value not in options:
+            raise ConfigError(name, raw, "one of " + ", ".join(options))
+        return value
+
+    return parse
+
+
+def _number(
+    kind: type[int] | type[float], *, minimum: float, maximum: float | None = None, inclusive_min: bool = True
+) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> Any:
+        bound = f">= {minimum:g}" if inclusive_min else f"> {minimum:g}"
+        if maximum is not None:
+            bound += f" and <= {maximum:g}"
+        what = f"{'an integer' if kind is int else 'a number'} {bound}"
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise ConfigError(name, raw, what) from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, inf
+            raise ConfigError(name, raw, what)
+        too_low = value < minimum if inclusive_min else value <= minimum
+        if too_low or (maximum is not None and value > maximum):
+            raise ConfigError(name, raw, what)
+        return value
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value or any(ord(c) < 32 for c in value):
+        raise ConfigError(name, raw, "a non-empty value without control characters")
+    return value
+
+
+def _optional_text(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _endpoint(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(name, raw, "an http:// or https:// URL with a host, e.g. http://localhost:4318")
+    return value.rstrip("/")
+
+
+def _pairs(name: str, raw: str) -> dict[str, str]:
+    """key=value,key2=value2 as in OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS."""
+    from urllib.parse import unquote
+
+    result: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not _RESOURCE_KEY.match(key):
+            raise ConfigError(name, raw, "comma-separated key=value pairs, e.g. team=payments,region=eu")
+        result[key] = unquote(value.strip())
+    return result
+
+
+def _instrumentation_names(name: str, raw: str) -> frozenset[str]:
+    names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - set(INSTRUMENTATION_NAMES))
+    if unknown:
+        raise ConfigError(name, raw, "a comma-separated list of " + ", ".join(INSTRUMENTATION_NAMES))
+    return names
+
+
+def _paths(name: str, raw: str) -> tuple[str, ...]:
+    paths = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if any(not p.startswith("/") for p in paths):
+        raise ConfigError(name, raw, "a comma-separated list of URL paths starting with /")
+    return paths
+
+
+def _dsn(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname or not parts.path.strip("/"):
+        # The DSN holds a key: name the variable, never echo the value.
+        raise ConfigError(name, "<hidden>", "a Sentry DSN such as https://<key>@<host>/<project-id>")
+    return value
+
+
+# variable -> (Settings field, parser). Order is the order of the guide's Configuration section.
+_ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
+    "OTEL_SERVICE_NAME": ("service_name", _text),
+    "ENVIRONMENT": ("environment", _text),
+    "RELEASE_VERSION": ("release_version", lambda n, r: r.strip()),
+    "OTEL_RESOURCE_ATTRIBUTES": ("resource_attributes", _pairs),
+    "OTEL_SDK_DISABLED": ("sdk_disabled", _bool),
+    "OTEL_TRACES_EXPORTER": ("traces_exporter", _choice(_TRACES_EXPORTERS)),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("exporter_endpoint", _endpoint),
+    "OTEL_EXPORTER_OTLP_PROTOCOL": ("exporter_protocol", _choice(_PROTOCOLS)),
+    "OTEL_EXPORTER_OTLP_TIMEOUT": ("exporter_timeout", _number(float, minimum=0, inclusive_min=False)),
+    "OTEL_EXPORTER_OTLP_HEADERS": ("exporter_headers", _pairs),
+    "OTEL_TRAINERHUB_SPAN_FILE": ("span_file", _optional_text),
+    "OTEL_TRACES_SAMPLER": ("sampler", _choice(_SAMPLERS)),
+    "OTEL_TRACES_SAMPLER_ARG": ("sampler_arg", _number(float, minimum=0, maximum=1)),
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ("disabled_instrumentations", _instrumentation_names),
+    "OTEL_TRAINERHUB_UNTRACED_PATHS": ("untraced_paths", _paths),
+    "OTEL_BSP_MAX_QUEUE_SIZE": ("bsp_max_queue_size", _number(int, minimum=1)),
+    "OTEL_BSP_SCHEDULE_DELAY": ("bsp_schedule_delay_ms", _number(int, minimum=1)),
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": ("bsp_max_export_batch_size", _number(int, minimum=1)),
+    "OTEL_METRIC_EXPORT_INTERVAL": ("metric_export_interval_ms", _number(int, minimum=100)),
+    "PERFORMANCE_MONITORING_ENABLED": ("performance_monitoring_enabled", _bool),
+    "SLOW_REQUEST_THRESHOLD": ("slow_request_threshold", _number(float, minimum=0, inclusive_min=False)),
+    "N_PLUS_ONE_THRESHOLD": ("n_plus_one_threshold", _number(int, minimum=2)),
+    "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
+    "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),
+    "LOG_FILE": ("log_file", _optional_text),
+    "DEBUG_LOGGING": ("debug_logging", _bool),
+    "HEALTH_CHECK_ENABLED": ("health_check_enabled", _bool),
+    "MONITORING_KEY": ("monitoring_key", _optional_text),
+    "SENTRY_DSN": ("sentry_dsn", _dsn),
+    "SENTRY_TRACES_SAMPLE_RATE": ("sentry_traces_sample_rate", _number(float, minimum=0, maximum=1)),
+    "SENTRY_PROFILES_SAMPLE_RATE": ("sentry_profiles_sample_rate", _number(float, minimum=0, maximum=1)),
+}
+
+ENVIRONMENT_VARIABLES: Final = tuple(_ENV)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Resolve settings: keyword overrides, then ``environ`` (default ``os.environ``), then defaults."""
+    environ = os.environ if environ is None else environ
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"configure() got unknown option(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for variable, (field, parse) in _ENV.items():
+        raw = environ.get(variable)
+        if raw is not None and field not in overrides:
+            values[field] = parse(variable, raw)
+    values.update(overrides)
+    settings = Settings(**values)
+    if settings.bsp_max_export_batch_size > settings.bsp_max_queue_size:
+        raise ConfigError(
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            str(settings.bsp_max_export_batch_size),
+            f"at most OTEL_BSP_MAX_QUEUE_SIZE ({settings.bsp_max_queue_size})",
+        )
+    return settings

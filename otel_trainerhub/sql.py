@@ -1,0 +1,65 @@
+"""SQL text policy: literal values never leave the process, statements get a stable fingerprint.
+
+Django sends parameterised statements (``%s`` placeholders), so usually nothing changes;
+raw SQL written with literals inline (``WHERE email = 'a@b.c'``) is masked before it
+reaches a span, and the fingerprint also folds ``IN (...)`` lists so that the queries of
+an N+1 loop share one fingerprint.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["sanitize", "fingerprint"]
+
+# One alternation, scanned left to right, so a quote inside a comment or an identifier
+# inside a string is never mistaken for the other.
+_TOKENS = re.compile(
+    r"""
+      (?P<comment>--[^\n]*|/\*.*?\*/)
+    | (?P<ident>"(?:[^"]|"")*")
+    | (?P<string>[EeBbXxNn]?'(?:[^'\\]|''|\\.)*'?)
+    | (?P<dollar>\$(?P<tag>[A-Za-z_]*)\$.*?(?:\$(?P=tag)\$|$))
+    | (?P<placeholder>%(?:\(\w+\))?s|\$\d+|\?)
+    | (?P<number>(?<![\w.])-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w]))
+    | (?P<word>[A-Za-z_][\w$]*)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.IGNORECASE)
+_VALUES_ROWS = re.compile(r"(\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+")
+_SPACE = re.compile(r"\s+")
+
+
+def _mask(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind in ("string", "dollar", "number"):
+        return "?"
+    if kind == "placeholder":
+        return "?"
+    return match.group(0)
+
+
+@lru_cache(maxsize=4096)
+def sanitize(statement: str) -> str:
+    """The statement with every literal (string, number, dollar-quoted) replaced by ``?``.
+
+    Placeholders are kept as written; comments and identifiers are left alone.
+    """
+
+    def mask_literals_only(match: re.Match[str]) -> str:
+        if match.lastgroup in ("string", "dollar", "number"):
+            return "?"
+        return match.group(0)
+
+    return _TOKENS.sub(mask_literals_only, statement)
+
+
+@lru_cache(maxsize=4096)
+def fingerprint(statement: str) -> str:
+    """A normalised form shared by every run of "the same query" with other values."""
+    text = _TOKENS.sub(lambda m: "" if m.lastgroup == "comment" else _mask(m), statement)
+    text = _IN_LIST.sub("IN (...)", text)
+    text = _VALUES_ROWS.sub(r"\1, ...", text)
+    return _SPACE.sub(" ", text).strip()
