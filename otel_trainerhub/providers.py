@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
@@ -235,12 +234,13 @@ def build_resource(settings: Settings) -> Resource:
     return Resource({**Resource.create({}).attributes, **attributes})
 
 
-def _stamp_pid(resource: Resource) -> None:
-    # Every tracer and meter holds this one Resource object; re-stamping it in place
-    # gives spans created in a forked child that child's process.pid.
-    attributes = dict(resource.attributes)
-    attributes["process.pid"] = os.getpid()
-    resource._attributes = BoundedAttributes(attributes=attributes, immutable=True)
+def _stamp_pid(*providers: Any) -> None:
+    # The SDK's own after-fork hook re-merges only the resource detectors that are
+    # process-dependent, and the process detector would also publish the command line
+    # (where secrets hide); so we merge just the child's pid, after the SDK's hook.
+    pid = Resource({"process.pid": os.getpid()})
+    for provider in providers:
+        provider._update_resource(pid)
 
 
 def build_sampler(settings: Settings) -> sdk_sampling.Sampler:
@@ -409,7 +409,7 @@ def build_providers(settings: Settings) -> Providers:
     if not _at_fork_registered:
         _at_fork_registered = True
         os.register_at_fork(after_in_child=_reset_stats_in_child)
-    os.register_at_fork(after_in_child=lambda: _stamp_pid(resource))
+    os.register_at_fork(after_in_child=lambda: _stamp_pid(tracer_provider, meter_provider))
     return Providers(tracer_provider, meter_provider, processors)
 
 

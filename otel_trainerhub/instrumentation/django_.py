@@ -131,6 +131,20 @@ def _excluded_urls_pattern(paths: Sequence[str]) -> str:
     return ",".join(rf"^https?://[^/]+{re.escape(p)}" for p in paths)
 
 
+# Commands that serve or wait rather than run to completion get no span of their own.
+_LONG_RUNNING_COMMANDS = frozenset({"runserver", "testserver", "shell", "dbshell", "test", "celery"})
+_command_wrapped = False
+
+
+def _traced_command(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    name = type(instance).__module__.rpartition(".")[2]
+    if _context is None or name in _LONG_RUNNING_COMMANDS:
+        return wrapped(*args, **kwargs)
+    tracer = _context.tracer_provider.get_tracer("otel_trainerhub.django.command")
+    with tracer.start_as_current_span(f"manage.py {name}", attributes={"trainerhub.command.name": name}):
+        return wrapped(*args, **kwargs)
+
+
 def _install() -> None:
     global _instrumented
     if _instrumented or _context is None:
@@ -149,6 +163,10 @@ def _install() -> None:
     if UNTRACED_MIDDLEWARE not in middleware:
         middleware.insert(0, UNTRACED_MIDDLEWARE)
     settings.MIDDLEWARE = middleware
+    global _command_wrapped
+    if not _command_wrapped:
+        wrapt.wrap_function_wrapper("django.core.management.base", "BaseCommand.execute", _traced_command)
+        _command_wrapped = True
     _instrumented = True
 
 
@@ -187,4 +205,10 @@ def uninstrument() -> None:
         DjangoInstrumentor().uninstrument()
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != UNTRACED_MIDDLEWARE]
         _instrumented = False
+    global _command_wrapped
+    if _command_wrapped:
+        from django.core.management.base import BaseCommand
+
+        unwrap(BaseCommand, "execute")
+        _command_wrapped = False
     _context = None

@@ -1,0 +1,8 @@
+import otel_trainerhub.auto  # noqa: F401  (first: instruments before Django loads)
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_asgi_application()

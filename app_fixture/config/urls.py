@@ -1,0 +1,22 @@
+from django.urls import path
+
+from apps.analytics import views as analytics
+from apps.bookings import views as bookings
+from apps.core import views as core
+from apps.payments import views as payments
+from apps.trainers import views as trainers
+from apps.users import views as users
+
+urlpatterns = [
+    path("api/ping/", core.ping, name="ping"),
+    path("api/users/register/", users.register, name="register"),
+    path("api/trainers/", trainers.trainer_directory, name="trainer-directory"),
+    path("api/trainers/<int:trainer_id>/schedule/", trainers.schedule, name="trainer-schedule"),
+    path("api/bookings/", bookings.bookings, name="bookings"),
+    path("api/bookings/<int:booking_id>/invoice/", bookings.invoice, name="booking-invoice"),
+    path("api/payments/<int:booking_id>/capture/", payments.capture, name="payment-capture"),
+    path("api/subscriptions/", payments.subscribe, name="subscribe"),
+    path("api/reports/revenue/", analytics.revenue_report, name="revenue-report"),
+    path("health/", core.health, name="health"),
+    path("liveness/", core.liveness, name="liveness"),
+]

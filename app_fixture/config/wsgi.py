@@ -1,0 +1,8 @@
+import otel_trainerhub.auto  # noqa: F401  (first: instruments before Django loads)
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_wsgi_application()

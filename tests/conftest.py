@@ -1,0 +1,88 @@
+"""Shared fixtures: the real PostgreSQL and Redis, a migrated and seeded database, an OTLP receiver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.otlp import OtlpReceiver
+from tests.support.stack import DATABASE_URL, REDIS_URL, ROOT, base_env, manage
+
+
+def _require_services() -> None:
+    """PostgreSQL and Redis must answer; in CI .ci/run starts them, so absence is a failure."""
+    import psycopg
+    import redis
+
+    problems = []
+    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/trainerhub"
+    try:
+        psycopg.connect(admin_url, connect_timeout=3).close()
+    except Exception as exc:
+        problems.append(f"PostgreSQL at {admin_url}: {exc}")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
+    except Exception as exc:
+        problems.append(f"Redis at {REDIS_URL}: {exc}")
+    if problems:
+        pytest.fail("integration services are not running (start them with `bash .ci/services.sh`):\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def services() -> None:
+    _require_services()
+
+
+@pytest.fixture(scope="session")
+def seeded_database(services: None) -> str:
+    """A fresh database for this test session, migrated and seeded through manage.py."""
+    import psycopg
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/trainerhub"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = base_env(OTEL_SDK_DISABLED="true")
+    manage("migrate", "--noinput", env=env)
+    manage("seed_demo", env=env)
+    return DATABASE_URL
+
+
+@pytest.fixture()
+def clean_redis(services: None) -> None:
+    import redis
+
+    for db in (0, 1, 2):
+        redis.Redis.from_url(f"{REDIS_URL}/{db}").flushdb()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[OtlpReceiver]:
+    r = OtlpReceiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture()
+def log_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[str]:
+    """The provider sandbox standing in for the email, SMS and payment APIs."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "app_fixture"))
+    from apps.core.provider_sandbox import serve
+
+    server = serve(0, latency=0.005)
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -1,0 +1,148 @@
+"""Start the fixture for real: gunicorn, Celery prefork workers, the provider sandbox.
+
+Everything runs in its own process with the environment a deployment would give it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "app_fixture"
+BIN = Path(sys.executable).parent
+
+DATABASE_URL = os.environ.get("TRAINERHUB_TEST_DATABASE_URL", "postgres://trainerhub:trainerhub@127.0.0.1:5432/trainerhub_it")
+REDIS_URL = os.environ.get("TRAINERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_", "LOG_"))}
+    env.update(
+        PYTHONPATH=str(FIXTURE),
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        OTEL_BSP_SCHEDULE_DELAY="200",
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+    )
+    env.update(extra)
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args], cwd=FIXTURE, env=env, capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+class Proc:
+    """A child process whose output goes to a log file the test can read."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(argv, cwd=FIXTURE, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.output()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: no {text!r} after {timeout}s:\n{self.output()[-4000:]}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self._log.close()
+        return self.popen.returncode
+
+
+def start_gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 3, max_requests: int = 0, name: str = "gunicorn") -> tuple[Proc, str]:
+    port = free_port()
+    argv = [
+        str(BIN / "gunicorn"),
+        "-c", "config/gunicorn.conf.py",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--max-requests", str(max_requests),
+        "--preload",
+        "config.wsgi",
+    ]
+    proc = Proc(name, argv, env, log_dir)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/liveness/", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start:\n{proc.output()[-4000:]}")
+        time.sleep(0.2)
+    proc.wait_for_output("Booting worker", 10)
+    return proc, url
+
+
+def start_celery(env: dict[str, str], log_dir: Path, *, concurrency: int = 2, max_tasks_per_child: int = 0, name: str = "celery") -> Proc:
+    argv = [
+        str(BIN / "celery"), "-A", "config", "worker",
+        "--pool", "prefork", "--concurrency", str(concurrency),
+        "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        "--hostname", f"{name}-{os.getpid()}@%h",
+    ]
+    if max_tasks_per_child:
+        argv += ["--max-tasks-per-child", str(max_tasks_per_child)]
+    proc = Proc(name, argv, env, log_dir)
+    proc.wait_for_output("ready.", 60)
+    return proc
+
+
+def http(method: str, url: str, *, token: str | None = None, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, bytes, dict[str, str]]:
+    import json as _json
+
+    data = None if body is None else _json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
