@@ -120,6 +120,7 @@ class PerProcessExporter(SpanExporter):
         self._pid = -1
         self._inner: SpanExporter | None = None
         self._lock = threading.Lock()
+        self.in_flight = 0  # spans handed to export() that have not come back yet
 
     def _exporter(self) -> SpanExporter:
         pid = os.getpid()
@@ -131,11 +132,14 @@ class PerProcessExporter(SpanExporter):
         return self._inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.in_flight += len(spans)
         try:
             result = self._exporter().export(spans)
         except Exception as exc:  # an exporter bug must not kill the export thread
             STATS.record_dropped(len(spans), "export_failed", f"{self._name}: {exc!r}")
             return SpanExportResult.FAILURE
+        finally:
+            self.in_flight -= len(spans)
         if result is SpanExportResult.SUCCESS:
             STATS.record_exported(len(spans))
         else:
@@ -191,8 +195,10 @@ class DropCountingBatchSpanProcessor(BatchSpanProcessor):
             STATS.record_dropped(1, "queue_full")
         batch.emit(span)
 
-    def queued(self) -> int:
-        return len(self._batch_processor._queue)
+    def undelivered(self) -> int:
+        """Spans still queued or being exported right now."""
+        exporter = self._batch_processor._exporter
+        return len(self._batch_processor._queue) + getattr(exporter, "in_flight", 0)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -338,9 +344,18 @@ class Providers:
         self._shut_down = True
         self.flush(timeout)
         _run_bounded(self.tracer_provider.shutdown, timeout)
-        left = sum(p.queued() for p in self.batch_processors)
+        left = sum(p.undelivered() for p in self.batch_processors)
         if left:
-            STATS.record_dropped(left, "shutdown_timeout", f"{left} spans still queued after {timeout:g}s")
+            STATS.record_dropped(left, "shutdown_timeout", f"{left} spans undelivered after {timeout:g}s")
+        summary = STATS.snapshot()
+        if summary["spans_dropped"]:
+            _log.warning(
+                "otel_trainerhub: process %d exported %d spans and dropped %d (%s)",
+                summary["pid"],
+                summary["spans_exported"],
+                sum(summary["spans_dropped"].values()),
+                ", ".join(f"{reason}: {n}" for reason, n in sorted(summary["spans_dropped"].items())),
+            )
         if self.meter_provider is not None:
             _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=timeout * 1000), timeout)  # type: ignore[union-attr]
 

@@ -85,7 +85,9 @@ def decode_traces(body: bytes) -> list[Span]:
 class OtlpReceiver:
     """Collects spans, metric names and log records sent to it over OTLP (HTTP or gRPC)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse_traces_status: int | None = None) -> None:
+        #: answer trace exports with this HTTP status (and keep nothing): a collector refusing data
+        self.refuse_traces_status = refuse_traces_status
         self._lock = threading.Lock()
         self._spans: list[Span] = []
         self.metric_requests: list[ExportMetricsServiceRequest] = []
@@ -103,6 +105,11 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                if receiver.refuse_traces_status and self.path.endswith("/v1/traces"):
+                    self.send_response(receiver.refuse_traces_status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 receiver._accept(self.path, body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")

@@ -1,0 +1,137 @@
+"""Every environment variable: defaults, precedence, and a clear error for each bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from otel_trainerhub.settings import ENVIRONMENT_VARIABLES, ConfigError, Settings, load_settings
+
+BAD_VALUES = [
+    ("OTEL_SERVICE_NAME", "   "),
+    ("OTEL_SERVICE_NAME", "web\nINFO forged"),
+    ("ENVIRONMENT", ""),
+    ("OTEL_RESOURCE_ATTRIBUTES", "team"),
+    ("OTEL_RESOURCE_ATTRIBUTES", "bad key=1"),
+    ("OTEL_SDK_DISABLED", "maybe"),
+    ("OTEL_TRACES_EXPORTER", "jaeger"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:21"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:99999"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+    ("OTEL_EXPORTER_OTLP_HEADERS", "x-sentry-auth"),
+    ("OTEL_TRACES_SAMPLER", "sometimes"),
+    ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+    ("OTEL_TRACES_SAMPLER_ARG", "nan"),
+    ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "django,mysql"),
+    ("OTEL_TRAINERHUB_UNTRACED_PATHS", "health/"),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+    ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "10"),
+    ("PERFORMANCE_MONITORING_ENABLED", "yes please"),
+    ("SLOW_REQUEST_THRESHOLD", "5s"),
+    ("SLOW_REQUEST_THRESHOLD", "-1"),
+    ("SLOW_REQUEST_THRESHOLD", "inf"),
+    ("N_PLUS_ONE_THRESHOLD", "1"),
+    ("N_PLUS_ONE_THRESHOLD", "2.5"),
+    ("LOG_LEVEL", "VERBOSE"),
+    ("LOG_FORMAT", "xml"),
+    ("DEBUG_LOGGING", "2"),
+    ("HEALTH_CHECK_ENABLED", "enabled"),
+    ("SENTRY_TRACES_SAMPLE_RATE", "100%"),
+    ("SENTRY_PROFILES_SAMPLE_RATE", "-0.1"),
+]
+
+
+def test_every_variable_has_a_bad_value_case() -> None:
+    covered = {name for name, _ in BAD_VALUES} | {"RELEASE_VERSION", "OTEL_TRAINERHUB_SPAN_FILE", "LOG_FILE", "MONITORING_KEY", "SENTRY_DSN"}
+    assert covered == set(ENVIRONMENT_VARIABLES)
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_bad_value_names_variable_value_and_what_is_accepted(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({name: value})
+    message = str(info.value)
+    assert info.value.name == name
+    assert message.startswith(f"{name}={value!r} is not valid: expected ")
+    assert len(message.splitlines()) == 1
+
+
+def test_sentry_dsn_error_never_echoes_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SENTRY_DSN": "not-a-dsn-but-secret-ish"})
+    assert "SENTRY_DSN" in str(info.value)
+    assert "secret-ish" not in str(info.value)
+
+
+def test_batch_larger_than_queue_is_refused() -> None:
+    with pytest.raises(ConfigError, match="OTEL_BSP_MAX_EXPORT_BATCH_SIZE='600' is not valid: expected at most OTEL_BSP_MAX_QUEUE_SIZE"):
+        load_settings({"OTEL_BSP_MAX_QUEUE_SIZE": "500", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "600"})
+
+
+def test_defaults_follow_the_guide() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.slow_request_threshold == 5.0
+    assert settings.n_plus_one_threshold == 5
+    assert settings.environment == "production"
+    assert settings.log_format == "json"
+    assert settings.performance_monitoring_enabled is True
+    assert settings.health_check_enabled is True
+    assert settings.exporter_protocol == "http/protobuf"
+    assert settings.untraced_paths == ("/health/", "/readiness/", "/liveness/", "/metrics")
+
+
+def test_keyword_beats_environment_beats_default() -> None:
+    environ = {"SLOW_REQUEST_THRESHOLD": "2.5", "OTEL_SERVICE_NAME": "web", "LOG_LEVEL": "debug"}
+    settings = load_settings(environ, slow_request_threshold=1.0)
+    assert settings.slow_request_threshold == 1.0
+    assert settings.service_name == "web"
+    assert settings.log_level == "DEBUG"
+    assert settings.n_plus_one_threshold == 5
+
+
+def test_parsed_values() -> None:
+    settings = load_settings(
+        {
+            "OTEL_RESOURCE_ATTRIBUTES": "team=payments, region=eu%2Dwest",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "Redis, urllib3",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-sentry-auth=sentry sentry_key=abc",
+            "OTEL_SDK_DISABLED": "TRUE",
+            "SENTRY_DSN": "http://key@127.0.0.1:9000/1",
+        }
+    )
+    assert settings.resource_attributes == {"team": "payments", "region": "eu-west"}
+    assert settings.exporter_endpoint == "http://collector:4318"
+    assert settings.disabled_instrumentations == frozenset({"redis", "urllib3"})
+    assert settings.sdk_disabled is True
+    assert "abc" not in repr(settings) and "key@" not in repr(settings)
+
+
+def test_unknown_keyword_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="slow_threshold"):
+        load_settings({}, slow_threshold=3)
+
+
+@pytest.mark.parametrize("entry", ["import otel_trainerhub.auto", "import otel_trainerhub; otel_trainerhub.configure()"])
+def test_bad_value_stops_start_up_with_one_line(entry: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", entry],
+        env={"SLOW_REQUEST_THRESHOLD": "fast", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    if entry.endswith("auto"):
+        assert result.stderr.strip().splitlines() == [
+            "otel_trainerhub: configuration error: SLOW_REQUEST_THRESHOLD='fast' is not valid: expected a number > 0"
+        ]
+    else:  # the explicit API raises to its caller
+        assert "ConfigError: SLOW_REQUEST_THRESHOLD='fast'" in result.stderr
