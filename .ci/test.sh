@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The full test suite (the README's test command; .ci/run calls exactly this).
+# Starts what the tests need (PostgreSQL, Redis), sets up Python, runs pytest.
+# pytest's exit code passes through: 5 (no tests collected) fails like any other.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash .ci/services.sh
+bash .ci/setup.sh
+exec .venv/bin/python -m pytest "$@"
