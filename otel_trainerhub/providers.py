@@ -105,6 +105,7 @@ _at_fork_registered = False
 
 
 def _reset_stats_in_child() -> None:
+    STATS._lock = threading.Lock()  # the parent's export thread may have held it at fork
     STATS.reset()
 
 
@@ -119,16 +120,15 @@ class PerProcessExporter(SpanExporter):
         self._name = name
         self._pid = -1
         self._inner: SpanExporter | None = None
-        self._lock = threading.Lock()
         self.in_flight = 0  # spans handed to export() that have not come back yet
 
     def _exporter(self) -> SpanExporter:
+        # No lock: the batch processor serialises export() calls under its own export lock
+        # (which the SDK re-creates after fork), and a lock of ours could be inherited held.
         pid = os.getpid()
         if self._inner is None or self._pid != pid:
-            with self._lock:
-                if self._inner is None or self._pid != pid:
-                    self._inner = self._factory()
-                    self._pid = pid
+            self._inner = self._factory()
+            self._pid = pid
         return self._inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -178,6 +178,41 @@ class PerProcessMetricExporter(MetricExporter):
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         if self._pid == os.getpid():
             self._inner.shutdown(timeout_millis=timeout_millis)
+
+
+# Metric collection takes SDK locks (aggregations, storage) on the reader's thread. A fork
+# in the middle of a collection would hand the child those locks held forever, and the
+# child's first measurement on that instrument would hang. The gate makes fork() wait for
+# an in-progress collection (milliseconds; the export that follows is not gated).
+_fork_gate = threading.Lock()
+
+
+def _gate_before_fork() -> None:
+    _fork_gate.acquire()
+
+
+def _gate_after_fork_in_parent() -> None:
+    _fork_gate.release()
+
+
+def _gate_after_fork_in_child() -> None:
+    global _fork_gate
+    _fork_gate = threading.Lock()
+
+
+class ForkSafeMetricReader(PeriodicExportingMetricReader):
+    """The SDK's periodic reader, its collections gated against fork()."""
+
+    def _set_collect_callback(self, func: Callable[..., Any] | None) -> None:
+        if func is None:
+            super()._set_collect_callback(None)
+            return
+
+        def gated(reader: Any, timeout_millis: float = 10_000) -> Any:
+            with _fork_gate:
+                return func(reader, timeout_millis=timeout_millis)
+
+        super()._set_collect_callback(gated)
 
 
 class DropCountingBatchSpanProcessor(BatchSpanProcessor):
@@ -325,10 +360,12 @@ class Providers:
         tracer_provider: TracerProvider,
         meter_provider: MeterProvider | None,
         batch_processors: list[DropCountingBatchSpanProcessor],
+        metric_readers: list[ForkSafeMetricReader],
     ) -> None:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.batch_processors = batch_processors
+        self.metric_readers = metric_readers
         self._shut_down = False
 
     def flush(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> bool:
@@ -398,10 +435,10 @@ def build_providers(settings: Settings) -> Providers:
         tracer_provider.add_span_processor(processor)
 
     meter_provider = None
-    readers = []
+    readers: list[ForkSafeMetricReader] = []
     if settings.exporter_endpoint and settings.traces_exporter == "otlp":
         readers.append(
-            PeriodicExportingMetricReader(
+            ForkSafeMetricReader(
                 PerProcessMetricExporter(lambda: _otlp_metric_exporter(settings)),
                 export_interval_millis=settings.metric_export_interval_ms,
             )
@@ -424,8 +461,13 @@ def build_providers(settings: Settings) -> Providers:
     if not _at_fork_registered:
         _at_fork_registered = True
         os.register_at_fork(after_in_child=_reset_stats_in_child)
+        os.register_at_fork(
+            before=_gate_before_fork,
+            after_in_parent=_gate_after_fork_in_parent,
+            after_in_child=_gate_after_fork_in_child,
+        )
     os.register_at_fork(after_in_child=lambda: _stamp_pid(tracer_provider, meter_provider))
-    return Providers(tracer_provider, meter_provider, processors)
+    return Providers(tracer_provider, meter_provider, processors, readers)
 
 
 def install_global(providers: Providers) -> None:

@@ -64,7 +64,10 @@ def test_booking_request_and_its_task_form_one_trace(seeded_database, clean_redi
             runs = [s for s in spans if s.name == f"run/{TASK}"]
             return bool(runs) and any(s.parent_id == runs[0].span_id and s.kind == "CLIENT" and "http.request.method" in s.attributes or "http.method" in s.attributes for s in spans)
 
-        spans = receiver.wait_for(complete)
+        try:
+            spans = receiver.wait_for(complete)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- celery worker log ---\n{worker.output()[-5000:]}") from None
     finally:
         worker.stop()
         gunicorn.stop()

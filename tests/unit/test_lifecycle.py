@@ -134,3 +134,35 @@ def test_management_command_is_one_trace(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = [s["name"] for s in spans(tmp_path) if s["parent_id"] is None]
     assert names == ["manage.py check"]
+
+
+def test_fork_waits_for_an_in_progress_metric_collection(tmp_path: Path) -> None:
+    # A fork in the middle of a collection would leave SDK locks held in the child.
+    result = run(
+        """
+        import os, threading, time
+        import otel_trainerhub
+        otel_trainerhub.configure(exporter_endpoint="http://127.0.0.1:9", exporter_timeout=0.2, metric_export_interval_ms=3_600_000)
+        from opentelemetry import metrics
+        from opentelemetry.metrics import Observation
+        state = {"in_callback": threading.Event(), "done": False}
+
+        def slow_callback(options):
+            state["in_callback"].set()
+            time.sleep(0.5)
+            state["done"] = True
+            return [Observation(1)]
+
+        metrics.get_meter("case").create_observable_gauge("slow", callbacks=[slow_callback])
+        reader = otel_trainerhub._state.providers.metric_readers[0]
+        threading.Thread(target=lambda: reader.collect(timeout_millis=100), daemon=True).start()
+        state["in_callback"].wait(5)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if state["done"] else 3)
+        _, status = os.waitpid(pid, 0)
+        print("child saw collection finished" if os.waitstatus_to_exitcode(status) == 0 else "forked mid-collection")
+        """,
+        tmp_path,
+    )
+    assert result.stdout.strip() == "child saw collection finished"
