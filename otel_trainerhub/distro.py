@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
 from otel_trainerhub.settings import INSTRUMENTATION_NAMES
@@ -28,7 +28,7 @@ class TrainerHubDistro(BaseDistro):  # type: ignore[misc]
         super().load_instrumentor(entry_point, **kwargs)
 
 
-class TrainerHubConfigurator(_BaseConfigurator):  # type: ignore[misc]
+class TrainerHubConfigurator(_BaseConfigurator):
     def _configure(self, **kwargs: Any) -> None:
         from otel_trainerhub import ConfigError, configure
 

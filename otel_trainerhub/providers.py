@@ -203,7 +203,8 @@ def _gate_after_fork_in_child() -> None:
 class ForkSafeMetricReader(PeriodicExportingMetricReader):
     """The SDK's periodic reader, its collections gated against fork()."""
 
-    def _set_collect_callback(self, func: Callable[..., Any] | None) -> None:
+    # The SDK marks this final and internal; it is the one place a collection can be gated.
+    def _set_collect_callback(self, func: Callable[..., Any] | None) -> None:  # type: ignore[misc]
         if func is None:
             super()._set_collect_callback(None)
             return
@@ -358,7 +359,7 @@ class Providers:
     def __init__(
         self,
         tracer_provider: TracerProvider,
-        meter_provider: MeterProvider | None,
+        meter_provider: MeterProvider,
         batch_processors: list[DropCountingBatchSpanProcessor],
         metric_readers: list[ForkSafeMetricReader],
     ) -> None:
@@ -371,8 +372,7 @@ class Providers:
     def flush(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> bool:
         """Export what is queued, waiting at most ``timeout`` seconds."""
         done = _run_bounded(self.tracer_provider.force_flush, timeout)
-        if self.meter_provider is not None:
-            done = _run_bounded(self.meter_provider.force_flush, timeout) and done
+        done = _run_bounded(self.meter_provider.force_flush, timeout) and done
         return done
 
     def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
@@ -393,8 +393,7 @@ class Providers:
                 sum(summary["spans_dropped"].values()),
                 ", ".join(f"{reason}: {n}" for reason, n in sorted(summary["spans_dropped"].items())),
             )
-        if self.meter_provider is not None:
-            _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=timeout * 1000), timeout)  # type: ignore[union-attr]
+        _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=timeout * 1000), timeout)
 
 
 def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
@@ -434,7 +433,6 @@ def build_providers(settings: Settings) -> Providers:
     for processor in processors:
         tracer_provider.add_span_processor(processor)
 
-    meter_provider = None
     readers: list[ForkSafeMetricReader] = []
     if settings.exporter_endpoint and settings.traces_exporter == "otlp":
         readers.append(
@@ -472,6 +470,5 @@ def build_providers(settings: Settings) -> Providers:
 
 def install_global(providers: Providers) -> None:
     trace.set_tracer_provider(providers.tracer_provider)
-    if providers.meter_provider is not None:
-        metrics.set_meter_provider(providers.meter_provider)
+    metrics.set_meter_provider(providers.meter_provider)
     atexit.register(providers.shutdown)

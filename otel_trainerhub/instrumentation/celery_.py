@@ -19,7 +19,7 @@ def instrument(context: InstrumentationContext) -> bool:
     from celery import signals  # ImportError: not installed
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
-    CeleryInstrumentor().instrument(
+    CeleryInstrumentor().instrument(  # type: ignore[no-untyped-call]
         tracer_provider=context.tracer_provider, meter_provider=context.meter_provider, skip_dep_check=True
     )
 
@@ -39,4 +39,4 @@ def uninstrument() -> None:
     if _flush_receiver is not None:
         signals.worker_process_shutdown.disconnect(_flush_receiver)
         _flush_receiver = None
-    CeleryInstrumentor().uninstrument()
+    CeleryInstrumentor().uninstrument()  # type: ignore[no-untyped-call]

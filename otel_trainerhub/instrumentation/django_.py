@@ -30,7 +30,7 @@ _instrumented = False
 try:
     from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 except ImportError:  # pragma: no cover - older API
-    _SUPPRESS_HTTP_INSTRUMENTATION_KEY = "suppress_http_instrumentation"  # type: ignore[assignment]
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY = "suppress_http_instrumentation"
 
 
 def is_untraced(path: str) -> bool:
