@@ -47,6 +47,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
+from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
 from otel_trainerhub.settings import Settings
 
 __all__ = ["STATS", "TelemetryStats", "Providers", "build_providers"]
@@ -416,22 +417,6 @@ def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
 def build_providers(settings: Settings) -> Providers:
     global _at_fork_registered
     resource = build_resource(settings)
-    tracer_provider = TracerProvider(
-        resource=resource,
-        sampler=build_sampler(settings),
-        shutdown_on_exit=False,  # ours is bounded: see Providers.shutdown
-    )
-    processors = [
-        DropCountingBatchSpanProcessor(
-            exporter,
-            max_queue_size=settings.bsp_max_queue_size,
-            schedule_delay_millis=settings.bsp_schedule_delay_ms,
-            max_export_batch_size=settings.bsp_max_export_batch_size,
-        )
-        for exporter in _span_exporters(settings)
-    ]
-    for processor in processors:
-        tracer_provider.add_span_processor(processor)
 
     readers: list[ForkSafeMetricReader] = []
     if settings.exporter_endpoint and settings.traces_exporter == "otlp":
@@ -455,6 +440,36 @@ def build_providers(settings: Settings) -> Providers:
         unit="{span}",
         description="Spans this process handed to its exporter successfully",
     )
+
+    sampler = build_sampler(settings)
+    if settings.performance_monitoring_enabled:
+        # Attribution, findings and their metrics cover every request, sampled or not.
+        sampler = RecordEverySampler(sampler)
+    tracer_provider = TracerProvider(
+        resource=resource,
+        sampler=sampler,
+        shutdown_on_exit=False,  # ours is bounded: see Providers.shutdown
+    )
+    if settings.performance_monitoring_enabled:
+        tracer_provider.add_span_processor(
+            AttributionProcessor(
+                meter_provider,
+                slow_threshold_s=settings.slow_request_threshold,
+                slow_route_thresholds_s=settings.slow_route_thresholds,
+                n_plus_one_threshold=settings.n_plus_one_threshold,
+            )
+        )
+    processors = [
+        DropCountingBatchSpanProcessor(
+            exporter,
+            max_queue_size=settings.bsp_max_queue_size,
+            schedule_delay_millis=settings.bsp_schedule_delay_ms,
+            max_export_batch_size=settings.bsp_max_export_batch_size,
+        )
+        for exporter in _span_exporters(settings)
+    ]
+    for processor in processors:
+        tracer_provider.add_span_processor(processor)
 
     if not _at_fork_registered:
         _at_fork_registered = True

@@ -85,6 +85,7 @@ class Settings:
     metric_export_interval_ms: int = 15000
     performance_monitoring_enabled: bool = True
     slow_request_threshold: float = 5.0
+    slow_route_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     n_plus_one_threshold: int = 5
     log_level: str = "INFO"
     log_format: str = "json"
@@ -202,6 +203,23 @@ def _pairs(name: str, raw: str) -> dict[str, str]:
     return result
 
 
+def _route_thresholds(name: str, raw: str) -> dict[str, float]:
+    accepted = "comma-separated route=seconds pairs, e.g. api/reports/revenue/=10,apps.analytics.tasks.rollup_daily_stats=60"
+    result: dict[str, float] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        route, sep, value = item.rpartition("=")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ConfigError(name, raw, accepted) from None
+        if not sep or not route.strip() or not seconds > 0 or seconds == float("inf"):
+            raise ConfigError(name, raw, accepted)
+        result[route.strip().lstrip("/")] = seconds
+    return result
+
+
 def _instrumentation_names(name: str, raw: str) -> frozenset[str]:
     names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
     unknown = sorted(names - set(INSTRUMENTATION_NAMES))
@@ -251,6 +269,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "OTEL_METRIC_EXPORT_INTERVAL": ("metric_export_interval_ms", _number(int, minimum=100)),
     "PERFORMANCE_MONITORING_ENABLED": ("performance_monitoring_enabled", _bool),
     "SLOW_REQUEST_THRESHOLD": ("slow_request_threshold", _number(float, minimum=0, inclusive_min=False)),
+    "SLOW_REQUEST_ROUTE_THRESHOLDS": ("slow_route_thresholds", _route_thresholds),
     "N_PLUS_ONE_THRESHOLD": ("n_plus_one_threshold", _number(int, minimum=2)),
     "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),

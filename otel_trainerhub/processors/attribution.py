@@ -1,0 +1,270 @@
+"""Per-root attribution, N+1 and slow-request detection.
+
+For every *local root* span (a Django request, a Celery task run, a management command:
+a span with no parent in this process, or a SERVER/CONSUMER span), the work its
+descendants did is summed into a :class:`RootState`. When the root ends, the totals are
+written onto it (before it is exported), findings are logged, and metrics recorded.
+
+Cost model: ``on_start`` does one context lookup and one attribute store per span;
+``_on_ending`` (called while the real span object is still at hand, before the SDK
+builds the read-only copy that is exported) does a few dict lookups per span and, for
+SQL, one cached fingerprint. Nothing is kept in a global table: a child holds its root's
+state, so the state lives exactly as long as the spans that refer to it, and a root that
+never ends cannot pin memory beyond its own lifetime. Fingerprints per root are capped.
+
+Children that end after their root are not counted: the root is exported by then.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind, get_current_span
+
+from otel_trainerhub.processors.source import application_frame
+from otel_trainerhub.sql import fingerprint
+
+__all__ = ["AttributionProcessor", "RootState"]
+
+_perf_log = logging.getLogger("otel_trainerhub.performance")
+
+_STATE = "_trainerhub_root"  # the attribute a span carries its root's state in
+_MAX_FINGERPRINTS = 256
+_ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
+
+
+class RootState:
+    """What the descendants of one local root did."""
+
+    __slots__ = (
+        "lock",
+        "db_count",
+        "db_ns",
+        "cache_count",
+        "cache_ns",
+        "http_count",
+        "http_ns",
+        "fingerprints",
+        "n_plus_one_source",
+        "open",
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.db_count = 0
+        self.db_ns = 0
+        self.cache_count = 0
+        self.cache_ns = 0
+        self.http_count = 0
+        self.http_ns = 0
+        self.fingerprints: dict[str, int] = {}
+        self.n_plus_one_source: dict[str, str] = {}
+        self.open = True
+
+
+def _route(attributes: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind of root, route or task name) for metrics and logs."""
+    route = attributes.get("http.route")
+    if route is not None:
+        return "request", str(route)
+    task = attributes.get("celery.task_name")
+    if task is not None:
+        return "task", str(task)
+    command = attributes.get("trainerhub.command.name")
+    if command is not None:
+        return "command", str(command)
+    return "other", "unknown"
+
+
+class AttributionProcessor(SpanProcessor):
+    """Sums database, cache and outbound HTTP work onto each local root; flags N+1s and slow roots."""
+
+    def __init__(
+        self,
+        meter_provider: MeterProvider,
+        *,
+        slow_threshold_s: float = 5.0,
+        slow_route_thresholds_s: Mapping[str, float] | None = None,
+        n_plus_one_threshold: int = 5,
+    ) -> None:
+        self._slow_ns = int(slow_threshold_s * 1e9)
+        self._slow_route_ns = {k.lstrip("/"): int(v * 1e9) for k, v in (slow_route_thresholds_s or {}).items()}
+        self._n_plus_one = n_plus_one_threshold
+        meter = meter_provider.get_meter("otel_trainerhub")
+        self._db_time = meter.create_histogram(
+            "trainerhub.request.db.duration",
+            unit="s",
+            description="Database time per request, task or command, by route",
+            explicit_bucket_boundaries_advisory=[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        )
+        self._db_queries = meter.create_histogram(
+            "trainerhub.request.db.queries",
+            unit="{query}",
+            description="Database queries per request, task or command, by route",
+            explicit_bucket_boundaries_advisory=[0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144],
+        )
+        self._slow = meter.create_counter(
+            "trainerhub.slow", unit="{request}", description="Requests and tasks over the slow threshold, by route"
+        )
+        self._n_plus_one_found = meter.create_counter(
+            "trainerhub.n_plus_one", unit="{request}", description="Requests and tasks with an N+1 query pattern, by route"
+        )
+
+    # -- span lifecycle --
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        parent = span.parent
+        if parent is None or parent.is_remote or span.kind in _ROOT_KINDS:
+            setattr(span, _STATE, RootState())
+            return
+        state = getattr(get_current_span(parent_context), _STATE, None)
+        if state is not None:
+            setattr(span, _STATE, state)
+
+    def _on_ending(self, span: Span) -> None:
+        state: RootState | None = getattr(span, _STATE, None)
+        if state is None:
+            return
+        try:
+            if span.parent is None or span.parent.is_remote or span.kind in _ROOT_KINDS:
+                if state.open:
+                    self._finish_root(span, state)
+            elif state.open:
+                self._count_child(span, state)
+        except Exception:  # never into the application's code path (STYLE §3)
+            _perf_log.debug("otel_trainerhub: attribution failed", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    # -- the work --
+
+    def _count_child(self, span: Span, state: RootState) -> None:
+        attributes: Any = span._attributes
+        elapsed = span._end_time - span._start_time  # type: ignore[operator]
+        system = attributes.get("db.system") or attributes.get("db.system.name")
+        if system is not None:
+            if system == "redis":
+                with state.lock:
+                    state.cache_count += 1
+                    state.cache_ns += elapsed
+                return
+            statement = attributes.get("db.statement") or attributes.get("db.query.text")
+            with state.lock:
+                state.db_count += 1
+                state.db_ns += elapsed
+                if not isinstance(statement, str):
+                    return
+                key = fingerprint(statement)
+                seen = state.fingerprints.get(key)
+                if seen is None:
+                    if len(state.fingerprints) >= _MAX_FINGERPRINTS:
+                        return
+                    seen = 0
+                state.fingerprints[key] = seen + 1
+                first_repeat = seen + 1 == self._n_plus_one
+            if first_repeat:
+                # Still on the caller's stack: the walk is paid once per finding, not per query.
+                source = application_frame(2)
+                if source:
+                    state.n_plus_one_source[key] = source
+            return
+        if span.kind is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
+            with state.lock:
+                state.http_count += 1
+                state.http_ns += elapsed
+
+    def _finish_root(self, span: Span, state: RootState) -> None:
+        with state.lock:
+            state.open = False
+            fingerprints, state.fingerprints = state.fingerprints, {}
+        duration_ns = span._end_time - span._start_time  # type: ignore[operator]
+        attributes: Any = span._attributes
+        kind, route = _route(attributes)
+        found: dict[str, Any] = {
+            "trainerhub.db.query_count": state.db_count,
+            "trainerhub.db.duration_ms": state.db_ns / 1e6,
+            "trainerhub.db.duration_ratio": state.db_ns / duration_ns if duration_ns > 0 else 0.0,
+            "trainerhub.cache.command_count": state.cache_count,
+            "trainerhub.cache.duration_ms": state.cache_ns / 1e6,
+            "trainerhub.http_client.request_count": state.http_count,
+            "trainerhub.http_client.duration_ms": state.http_ns / 1e6,
+        }
+        metric_attributes = {"trainerhub.root.kind": kind, "trainerhub.route": route}
+        n_plus_one = self._worst_repeat(fingerprints)
+        if n_plus_one is not None:
+            statement, count = n_plus_one
+            found["trainerhub.n_plus_one.count"] = count
+            found["trainerhub.n_plus_one.statement"] = statement
+            source = state.n_plus_one_source.get(statement)
+            if source:
+                found["trainerhub.n_plus_one.source"] = source
+            self._n_plus_one_found.add(1, metric_attributes)
+        slow = duration_ns > self._slow_route_ns.get(route, self._slow_ns)
+        if slow:
+            found["trainerhub.slow"] = True
+            self._slow.add(1, metric_attributes)
+        _write_attributes(span, found)
+        self._db_time.record(state.db_ns / 1e9, metric_attributes)
+        self._db_queries.record(state.db_count, metric_attributes)
+        if slow:
+            self._log_slow(span, kind, route, duration_ns, state)
+        if n_plus_one is not None:
+            _perf_log.warning(
+                "N+1 query detected",
+                extra={
+                    "route": route,
+                    "query_count": n_plus_one[1],
+                    "statement": n_plus_one[0],
+                    "source": state.n_plus_one_source.get(n_plus_one[0]),
+                    "trace_id": format(span.context.trace_id, "032x"),
+                },
+            )
+
+    def _worst_repeat(self, fingerprints: dict[str, int]) -> tuple[str, int] | None:
+        if not fingerprints:
+            return None
+        statement, count = max(fingerprints.items(), key=lambda item: item[1])
+        return (statement, count) if count >= self._n_plus_one else None
+
+    def _log_slow(self, span: Span, kind: str, route: str, duration_ns: int, state: RootState) -> None:
+        attributes: Any = span._attributes
+        fields: dict[str, Any] = {
+            "duration_ms": round(duration_ns / 1e6, 2),
+            "db_queries": state.db_count,
+            "db_time": round(state.db_ns / 1e9, 3),
+            "trace_id": format(span.context.trace_id, "032x"),
+        }
+        if kind == "task":
+            fields = {"task_name": route, "task_id": attributes.get("celery.task_id") or attributes.get("messaging.message.id"), **fields}
+            _perf_log.warning("Slow task", extra=fields)
+            return
+        path = attributes.get("url.path") or attributes.get("http.target") or route
+        method = attributes.get("http.request.method") or attributes.get("http.method")
+        _perf_log.warning("Slow request", extra={"path": path, "method": method, **fields, "route": route})
+
+
+def _write_attributes(span: Span, values: Mapping[str, Any]) -> None:
+    # The SDK freezes attributes just before _on_ending; the read-only span it exports
+    # shares this very mapping, so what is written here is what the exporter sends.
+    attributes: Any = span._attributes
+    frozen = getattr(attributes, "_immutable", False)
+    attributes._immutable = False
+    try:
+        for key, value in values.items():
+            attributes[key] = value
+    finally:
+        attributes._immutable = frozen

@@ -1,0 +1,300 @@
+"""The attribution processor with the SDK's in-memory exporter and metric reader."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+import tracemalloc
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import SpanKind
+
+from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
+from otel_trainerhub.sql import fingerprint
+
+MS = 1_000_000  # ns
+
+
+@dataclass
+class Rig:
+    tracer: trace.Tracer
+    exporter: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+
+    def roots(self) -> dict[str, dict]:
+        return {s.name: dict(s.attributes) for s in self.exporter.get_finished_spans() if s.parent is None or s.kind == SpanKind.SERVER}
+
+    def metric_points(self, name: str) -> list:
+        data = self.metrics.get_metrics_data()
+        return [
+            p
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == name
+            for p in m.data.data_points
+        ]
+
+
+def make_rig(*, sampler=None, **options) -> Rig:
+    metrics = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[metrics])
+    provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
+    provider.add_span_processor(AttributionProcessor(meter_provider, **options))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return Rig(provider.get_tracer("test"), exporter, metrics)
+
+
+@pytest.fixture()
+def rig() -> Iterator[Rig]:
+    yield make_rig(slow_threshold_s=0.5)
+
+
+def db(tracer, statement: str, ms: float = 1.0, system: str = "postgresql", start: int | None = None) -> None:
+    start = start if start is not None else 10_000 * MS
+    span = tracer.start_span("SELECT", kind=SpanKind.CLIENT, attributes={"db.system": system, "db.statement": statement}, start_time=start)
+    span.end(end_time=start + int(ms * MS))
+
+
+def test_nested_work_is_summed_onto_the_root(rig: Rig) -> None:
+    t = rig.tracer
+    root = t.start_span("GET api/bookings/", kind=SpanKind.SERVER, attributes={"http.route": "api/bookings/"}, start_time=0)
+    with trace.use_span(root, end_on_exit=False):
+        db(t, "SELECT 1", ms=2)
+        with t.start_as_current_span("render"):
+            db(t, "SELECT 2", ms=3)
+            with t.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={"db.system": "redis"}, start_time=0) as r:
+                pass
+            with t.start_as_current_span("POST", kind=SpanKind.CLIENT, attributes={"http.request.method": "POST"}) as h:
+                pass
+    root.end(end_time=100 * MS)
+    attrs = rig.roots()["GET api/bookings/"]
+    assert attrs["trainerhub.db.query_count"] == 2
+    assert attrs["trainerhub.db.duration_ms"] == pytest.approx(5.0)
+    assert attrs["trainerhub.db.duration_ratio"] == pytest.approx(0.05)
+    assert attrs["trainerhub.cache.command_count"] == 1
+    assert attrs["trainerhub.http_client.request_count"] == 1
+    assert "trainerhub.slow" not in attrs and "trainerhub.n_plus_one.count" not in attrs
+
+
+def test_a_root_with_no_children(rig: Rig) -> None:
+    rig.tracer.start_span("manage.py check", attributes={"trainerhub.command.name": "check"}).end()
+    attrs = rig.roots()["manage.py check"]
+    assert attrs["trainerhub.db.query_count"] == 0
+    assert attrs["trainerhub.db.duration_ms"] == 0.0
+    assert attrs["trainerhub.cache.command_count"] == 0
+
+
+def test_concurrent_roots_on_threads_keep_their_own_counts(rig: Rig) -> None:
+    barrier = threading.Barrier(8)
+
+    def request(i: int) -> None:
+        with rig.tracer.start_as_current_span(f"root-{i}", kind=SpanKind.SERVER):
+            barrier.wait()
+            for _ in range(i):
+                db(rig.tracer, f"SELECT {i}")
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    roots = rig.roots()
+    assert {name: a["trainerhub.db.query_count"] for name, a in roots.items()} == {f"root-{i}": i for i in range(8)}
+
+
+def test_async_views_interleaved_on_one_loop(rig: Rig) -> None:
+    async def view(i: int) -> None:
+        with rig.tracer.start_as_current_span(f"async-{i}", kind=SpanKind.SERVER):
+            for _ in range(i + 1):
+                await asyncio.sleep(0)
+                db(rig.tracer, "SELECT %s")
+
+    async def main() -> None:
+        await asyncio.gather(*(view(i) for i in range(5)))
+
+    asyncio.run(main())
+    assert {n: a["trainerhub.db.query_count"] for n, a in rig.roots().items()} == {f"async-{i}": i + 1 for i in range(5)}
+
+
+def test_out_of_order_ends_and_children_outliving_their_parent(rig: Rig) -> None:
+    t = rig.tracer
+    root = t.start_span("root", kind=SpanKind.SERVER, start_time=0)
+    ctx = trace.set_span_in_context(root)
+    first = t.start_span("first", context=ctx, kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": "SELECT 1"}, start_time=1 * MS)
+    second = t.start_span("second", context=ctx, kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": "SELECT 2"}, start_time=2 * MS)
+    parent = t.start_span("parent", context=ctx, start_time=3 * MS)
+    orphan = t.start_span("orphan", context=trace.set_span_in_context(parent), kind=SpanKind.CLIENT, attributes={"db.system": "redis"}, start_time=4 * MS)
+    second.end(end_time=5 * MS)
+    parent.end(end_time=6 * MS)  # ends before its own child
+    first.end(end_time=7 * MS)
+    orphan.end(end_time=8 * MS)
+    late = t.start_span("late", context=ctx, kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": "SELECT 3"}, start_time=9 * MS)
+    root.end(end_time=20 * MS)
+    late.end(end_time=30 * MS)  # after the root: not counted, and no error
+    attrs = rig.roots()["root"]
+    assert attrs["trainerhub.db.query_count"] == 2
+    assert attrs["trainerhub.db.duration_ms"] == pytest.approx(9.0)
+    assert attrs["trainerhub.cache.command_count"] == 1
+
+
+def test_n_plus_one_is_found_with_its_statement_count_and_source(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "otel_trainerhub.performance")
+    with rig.tracer.start_as_current_span("GET api/trainers/", kind=SpanKind.SERVER, attributes={"http.route": "api/trainers/"}):
+        for trainer_id in range(6):
+            statement = f'SELECT "u"."name" FROM "users" "u" WHERE "u"."id" = {trainer_id} LIMIT 21'
+            with rig.tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": statement}):  # the loop
+                pass
+        db(rig.tracer, 'SELECT "t"."id" FROM "trainers" "t" WHERE "t"."id" IN (1, 2, 3)')
+    attrs = rig.roots()["GET api/trainers/"]
+    assert attrs["trainerhub.n_plus_one.count"] == 6
+    assert attrs["trainerhub.n_plus_one.statement"] == 'SELECT "u"."name" FROM "users" "u" WHERE "u"."id" = ? LIMIT ?'
+    assert attrs["trainerhub.n_plus_one.source"].endswith("test_attribution.py:" + str(_line_of("# the loop")))
+    records = [r for r in caplog.records if r.getMessage() == "N+1 query detected"]
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+    assert records[0].query_count == 6 and records[0].route == "api/trainers/"
+    (point,) = rig.metric_points("trainerhub.n_plus_one")
+    assert point.value == 1 and point.attributes == {"trainerhub.root.kind": "request", "trainerhub.route": "api/trainers/"}
+
+
+def _line_of(marker: str) -> int:
+    with open(__file__) as handle:
+        for number, line in enumerate(handle, 1):
+            if marker in line and "_line_of" not in line:
+                return number
+    raise AssertionError(marker)
+
+
+def test_below_threshold_and_varied_statements_are_not_n_plus_one(rig: Rig) -> None:
+    with rig.tracer.start_as_current_span("root", kind=SpanKind.SERVER):
+        for i in range(4):
+            db(rig.tracer, f"SELECT * FROM a WHERE id = {i}")
+        for table in "bcdefgh":
+            db(rig.tracer, f"SELECT * FROM {table} WHERE id = 1")
+    assert "trainerhub.n_plus_one.count" not in rig.roots()["root"]
+
+
+def test_slow_request_is_flagged_logged_in_the_guides_shape_and_counted(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "otel_trainerhub.performance")
+    root = rig.tracer.start_span(
+        "GET api/bookings/",
+        kind=SpanKind.SERVER,
+        attributes={"http.route": "api/bookings/", "url.path": "/api/bookings/", "http.request.method": "GET"},
+        start_time=0,
+    )
+    with trace.use_span(root, end_on_exit=False):
+        for i in range(3):
+            db(rig.tracer, "SELECT %s", ms=100, start=i * 100 * MS)
+    root.end(end_time=850 * MS)
+    assert rig.roots()["GET api/bookings/"]["trainerhub.slow"] is True
+    (record,) = [r for r in caplog.records if r.getMessage() == "Slow request"]
+    assert (record.path, record.method, record.duration_ms, record.db_queries, record.db_time) == ("/api/bookings/", "GET", 850.0, 3, 0.3)
+    (point,) = rig.metric_points("trainerhub.slow")
+    assert point.value == 1
+
+
+def test_slow_task_logs_its_task_name() -> None:
+    rig = make_rig(slow_threshold_s=0.01)
+    logger = logging.getLogger("otel_trainerhub.performance")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        span = rig.tracer.start_span("run/x", kind=SpanKind.CONSUMER, attributes={"celery.task_name": "apps.x"}, start_time=0)
+        span.end(end_time=50 * MS)
+    finally:
+        logger.removeHandler(handler)
+    (record,) = records
+    assert record.getMessage() == "Slow task" and record.task_name == "apps.x" and record.duration_ms == 50.0
+
+
+def test_per_route_threshold_overrides_the_default() -> None:
+    rig = make_rig(slow_threshold_s=0.5, slow_route_thresholds_s={"/api/reports/revenue/": 2.0})
+    for route, ms in (("api/reports/revenue/", 900), ("api/bookings/", 900)):
+        rig.tracer.start_span(route, kind=SpanKind.SERVER, attributes={"http.route": route}, start_time=0).end(end_time=ms * MS)
+    roots = rig.roots()
+    assert "trainerhub.slow" not in roots["api/reports/revenue/"]
+    assert roots["api/bookings/"]["trainerhub.slow"] is True
+
+
+def test_unsampled_requests_still_produce_metrics_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "otel_trainerhub.performance")
+    rig = make_rig(sampler=RecordEverySampler(ALWAYS_OFF), slow_threshold_s=0.1)
+    root = rig.tracer.start_span("GET x", kind=SpanKind.SERVER, attributes={"http.route": "x"}, start_time=0)
+    with trace.use_span(root, end_on_exit=False):
+        db(rig.tracer, "SELECT 1", ms=4)
+    root.end(end_time=200 * MS)
+    assert rig.exporter.get_finished_spans() == ()  # SimpleSpanProcessor exports sampled spans only
+    (queries,) = rig.metric_points("trainerhub.request.db.queries")
+    assert queries.sum == 1 and queries.attributes["trainerhub.route"] == "x"
+    assert [r.getMessage() for r in caplog.records] == ["Slow request"]
+
+
+def test_histograms_by_route() -> None:
+    rig = make_rig()
+    for i in range(3):
+        root = rig.tracer.start_span("GET a", kind=SpanKind.SERVER, attributes={"http.route": "a/"}, start_time=0)
+        with trace.use_span(root, end_on_exit=False):
+            for _ in range(i + 1):
+                db(rig.tracer, "SELECT 1", ms=10)
+        root.end(end_time=100 * MS)
+    (queries,) = rig.metric_points("trainerhub.request.db.queries")
+    assert (queries.count, queries.sum) == (3, 6)
+    (db_time,) = rig.metric_points("trainerhub.request.db.duration")
+    assert db_time.sum == pytest.approx(0.06)
+
+
+def test_ten_thousand_children_keep_per_root_state_bounded() -> None:
+    provider = TracerProvider()
+    processor = AttributionProcessor(MeterProvider())
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+
+    def ten_thousand_children(root):
+        ctx = trace.set_span_in_context(root)
+        for i in range(10_000):
+            child = tracer.start_span("q", context=ctx, kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": f"SELECT * FROM t{i} WHERE x = 1"})
+            child.end()
+        return child
+
+    # The statement fingerprint cache is process-wide and bounded (lru, 4096 entries);
+    # cleared around the measurement, what remains is what one open root holds.
+    ten_thousand_children(tracer.start_span("warm-up", kind=SpanKind.SERVER)).end()
+    root = tracer.start_span("root", kind=SpanKind.SERVER)
+    state = weakref.ref(getattr(root, "_trainerhub_root"))
+    fingerprint.cache_clear()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    child = ten_thousand_children(root)
+    fingerprint.cache_clear()
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert state().db_count == 10_000
+    assert len(state().fingerprints) == 256  # capped
+    assert grown < 100_000, grown
+    root.end()
+    assert state().fingerprints == {}  # freed at the root's end
+    # A root that never ends: its state goes when the spans that refer to it go.
+    stuck = tracer.start_span("stuck", kind=SpanKind.SERVER)
+    stuck_state = weakref.ref(getattr(stuck, "_trainerhub_root"))
+    tracer.start_span("q", context=trace.set_span_in_context(stuck)).end()
+    del stuck, root, child
+    gc.collect()
+    assert stuck_state() is None and state() is None
