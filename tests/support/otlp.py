@@ -198,7 +198,7 @@ class OtlpReceiver:
             }
 
     def metric_points(self, name: str) -> list[tuple[dict[str, Any], dict[str, Any], float]]:
-        """(resource attributes, point attributes, value) of every sum/gauge point of ``name``."""
+        """(resource attributes, point attributes, value) of every point of ``name`` (a histogram's count)."""
         out = []
         with self._lock:
             for req in self.metric_requests:
@@ -207,6 +207,11 @@ class OtlpReceiver:
                     for sm in rm.scope_metrics:
                         for m in sm.metrics:
                             if m.name != name:
+                                continue
+                            if m.HasField("histogram"):
+                                for p in m.histogram.data_points:
+                                    attrs = {kv.key: _value(kv.value) for kv in p.attributes}
+                                    out.append((resource, attrs, p.count))
                                 continue
                             data = m.sum if m.HasField("sum") else m.gauge
                             for p in data.data_points:

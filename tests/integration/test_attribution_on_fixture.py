@@ -1,0 +1,78 @@
+"""Attribution on the real fixture: PostgreSQL, Redis, gunicorn and a Celery worker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.otlp import OtlpReceiver, Span
+from tests.support.stack import base_env, http, start_celery, start_gunicorn
+
+pytestmark = pytest.mark.integration
+
+
+def _roots(spans: list[Span]) -> dict[str, Span]:
+    return {s.name: s for s in spans if s.kind in ("SERVER", "CONSUMER")}
+
+
+def test_findings_on_the_fixture(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
+    env = base_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(),
+        PROVIDERS_BASE_URL=sandbox,
+        SLOW_REQUEST_THRESHOLD="0.5",
+        REPORT_DELAY_SECONDS="0.7",
+    )
+    gunicorn, url = start_gunicorn(env, log_dir, workers=2)
+    worker = start_celery(env, log_dir, concurrency=1)
+    try:
+        assert http("GET", f"{url}/api/trainers/")[0] == 200
+        assert http("GET", f"{url}/api/reports/revenue/")[0] == 200
+        assert http("GET", f"{url}/api/bookings/", token="client-1")[0] == 200
+        status, body, _ = http("GET", f"{url}/api/trainers/")
+        service = json.loads(body)["trainers"][0]["services"][0]["id"]
+        assert http("POST", f"{url}/api/bookings/", token="client-2", body={"service": service, "starts_at": "2032-01-05T09:00:00+00:00"})[0] == 201
+        spans = receiver.wait_for(lambda s: any(x.name.startswith("run/") for x in s) and len([x for x in s if x.kind == "SERVER"]) >= 5)
+    finally:
+        worker.stop()
+        gunicorn.stop()
+    roots = _roots(spans)
+
+    n_plus_one = roots["GET api/trainers/"].attributes
+    # 8 trainers: one query for the trainers, then per trainer one for its user and one for its services.
+    assert n_plus_one["trainerhub.db.query_count"] == 17
+    assert n_plus_one["trainerhub.n_plus_one.count"] == 8
+    statement = n_plus_one["trainerhub.n_plus_one.statement"]
+    assert statement.startswith("SELECT ") and ("FROM \"users_user\"" in statement or "FROM \"trainers_service\"" in statement), statement
+    assert n_plus_one["trainerhub.n_plus_one.source"].startswith("apps/trainers/views.py:")
+    assert "trainerhub.slow" not in n_plus_one
+
+    slow = roots["GET api/reports/revenue/"].attributes
+    assert slow["trainerhub.slow"] is True
+    assert slow["trainerhub.db.query_count"] >= 2  # plus connection set-up when the worker opens one
+    assert 0 < slow["trainerhub.db.duration_ratio"] < 0.5
+
+    normal = roots["GET api/bookings/"].attributes
+    assert normal["trainerhub.db.query_count"] >= 3  # user, counts, page
+    assert normal["trainerhub.cache.command_count"] >= 2  # counts read and written
+    assert not any(k.startswith(("trainerhub.n_plus_one", "trainerhub.slow")) for k in normal)
+
+    booking = roots["POST api/bookings/"].attributes
+    assert booking["trainerhub.db.query_count"] >= 3 and booking["trainerhub.cache.command_count"] == 1
+
+    task = roots["run/apps.notifications.tasks.send_booking_confirmation"].attributes
+    # The task's own work, not the request's: its SELECT and INSERT, its cache, its email call.
+    assert task["trainerhub.db.query_count"] >= 2  # plus connection set-up in a fresh prefork child
+    assert task["trainerhub.http_client.request_count"] == 1
+    assert task["trainerhub.http_client.duration_ms"] > 0
+    assert task["trainerhub.cache.command_count"] >= 2
+
+    # Metrics by route, derived from the same data.
+    def metric(name: str) -> list:
+        return [(a, v) for _, a, v in receiver.metric_points(name)]
+
+    assert ({"trainerhub.root.kind": "request", "trainerhub.route": "api/trainers/"}, 1) in metric("trainerhub.n_plus_one")
+    assert ({"trainerhub.root.kind": "request", "trainerhub.route": "api/reports/revenue/"}, 1) in metric("trainerhub.slow")
+    assert "trainerhub.request.db.duration" in receiver.metric_names()
+    assert "trainerhub.request.db.queries" in receiver.metric_names()
