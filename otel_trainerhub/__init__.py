@@ -44,7 +44,10 @@ def configure(**options: Any) -> Settings:
                 _log.debug("otel_trainerhub already configured; options of a later configure() are ignored")
             return _state.settings
         settings = load_settings(**options)
+        from otel_trainerhub.logs.setup import configure_logging
+
         if settings.sdk_disabled:
+            configure_logging(settings)
             _state = _State(settings, None, [])
             return settings
         from otel_trainerhub.instrumentation import InstrumentationContext, instrument_all
@@ -52,6 +55,13 @@ def configure(**options: Any) -> Settings:
 
         providers = build_providers(settings)
         install_global(providers)
+        otlp_handler = None
+        if settings.exporter_endpoint and settings.traces_exporter == "otlp":
+            from otel_trainerhub.logs.otlp import OtlpLogHandler, build_log_provider
+
+            providers.log_provider = build_log_provider(settings, providers.tracer_provider.resource)
+            otlp_handler = OtlpLogHandler(providers.log_provider)
+        configure_logging(settings, otlp_handler)
         context = InstrumentationContext(
             settings=settings,
             tracer_provider=providers.tracer_provider,

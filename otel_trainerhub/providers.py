@@ -59,32 +59,32 @@ _WARN_INTERVAL_S = 10.0
 
 
 class TelemetryStats:
-    """Process-local counts of spans handed to export and of spans dropped, by reason."""
+    """Process-local counts of spans exported, and of spans and log records dropped, by reason."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.exported = 0
-        self.dropped: Counter[str] = Counter()
-        self._unreported: Counter[str] = Counter()
+        self.dropped: dict[str, Counter[str]] = {"spans": Counter(), "logs": Counter()}
+        self._unreported: Counter[tuple[str, str]] = Counter()
         self._last_warning = 0.0
 
     def record_exported(self, count: int) -> None:
         with self._lock:
             self.exported += count
 
-    def record_dropped(self, count: int, reason: str, detail: str = "") -> None:
+    def record_dropped(self, count: int, reason: str, detail: str = "", *, signal: str = "spans") -> None:
         with self._lock:
-            self.dropped[reason] += count
-            self._unreported[reason] += count
+            self.dropped[signal][reason] += count
+            self._unreported[(signal, reason)] += count
             now = time.monotonic()
             if now - self._last_warning < _WARN_INTERVAL_S:
                 return
             self._last_warning = now
             batch, self._unreported = self._unreported, Counter()
-            total = sum(self.dropped.values())
-        summary = ", ".join(f"{n} {r}" for r, n in sorted(batch.items()))
+            total = sum(self.dropped["spans"].values())
+        summary = ", ".join(f"{n} {'log records' if s == 'logs' else 'spans'} {r}" for (s, r), n in sorted(batch.items()))
         _log.warning(
-            "otel_trainerhub dropped spans: %s (%d dropped in this process since start)%s",
+            "otel_trainerhub dropped telemetry: %s (%d spans dropped in this process since start)%s",
             summary,
             total,
             f"; last error: {detail}" if detail else "",
@@ -92,12 +92,18 @@ class TelemetryStats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"pid": os.getpid(), "spans_exported": self.exported, "spans_dropped": dict(self.dropped)}
+            return {
+                "pid": os.getpid(),
+                "spans_exported": self.exported,
+                "spans_dropped": dict(self.dropped["spans"]),
+                "logs_dropped": dict(self.dropped["logs"]),
+            }
 
     def reset(self) -> None:
         with self._lock:
             self.exported = 0
-            self.dropped.clear()
+            for counter in self.dropped.values():
+                counter.clear()
             self._unreported.clear()
 
 
@@ -345,8 +351,12 @@ def _span_exporters(settings: Settings) -> Iterable[SpanExporter]:
 
 
 def _observe_drops(_options: CallbackOptions) -> Iterable[Observation]:
-    snapshot = STATS.snapshot()
-    for reason, count in snapshot["spans_dropped"].items():
+    for reason, count in STATS.snapshot()["spans_dropped"].items():
+        yield Observation(count, {"reason": reason})
+
+
+def _observe_log_drops(_options: CallbackOptions) -> Iterable[Observation]:
+    for reason, count in STATS.snapshot()["logs_dropped"].items():
         yield Observation(count, {"reason": reason})
 
 
@@ -368,12 +378,15 @@ class Providers:
         self.meter_provider = meter_provider
         self.batch_processors = batch_processors
         self.metric_readers = metric_readers
+        self.log_provider: Any = None  # set when logs are exported over OTLP (logs/otlp.py)
         self._shut_down = False
 
     def flush(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> bool:
         """Export what is queued, waiting at most ``timeout`` seconds."""
         done = _run_bounded(self.tracer_provider.force_flush, timeout)
         done = _run_bounded(self.meter_provider.force_flush, timeout) and done
+        if self.log_provider is not None:
+            done = _run_bounded(self.log_provider.force_flush, timeout) and done
         return done
 
     def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
@@ -386,15 +399,19 @@ class Providers:
         if left:
             STATS.record_dropped(left, "shutdown_timeout", f"{left} spans undelivered after {timeout:g}s")
         summary = STATS.snapshot()
-        if summary["spans_dropped"]:
+        if summary["spans_dropped"] or summary["logs_dropped"]:
             _log.warning(
-                "otel_trainerhub: process %d exported %d spans and dropped %d (%s)",
+                "otel_trainerhub: process %d exported %d spans and dropped %d (%s); dropped %d log records (%s)",
                 summary["pid"],
                 summary["spans_exported"],
                 sum(summary["spans_dropped"].values()),
                 ", ".join(f"{reason}: {n}" for reason, n in sorted(summary["spans_dropped"].items())),
+                sum(summary["logs_dropped"].values()),
+                ", ".join(f"{reason}: {n}" for reason, n in sorted(summary["logs_dropped"].items())),
             )
         _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=timeout * 1000), timeout)
+        if self.log_provider is not None:
+            _run_bounded(self.log_provider.shutdown, timeout)
 
 
 def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
@@ -433,6 +450,12 @@ def build_providers(settings: Settings) -> Providers:
         callbacks=[_observe_drops],
         unit="{span}",
         description="Spans this process created but could not deliver, by reason",
+    )
+    meter.create_observable_counter(
+        "trainerhub.telemetry.logs.dropped",
+        callbacks=[_observe_log_drops],
+        unit="{log_record}",
+        description="Log records this process could not deliver over OTLP, by reason",
     )
     meter.create_observable_counter(
         "trainerhub.telemetry.spans.exported",

@@ -90,6 +90,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     log_file: str | None = None
+    log_file_max_bytes: int = 10 * 1024 * 1024
+    log_file_backup_count: int = 5
+    log_trusted_proxy_header: str | None = None
+    log_trusted_proxy_count: int = 1
     debug_logging: bool = False
     health_check_enabled: bool = True
     monitoring_key: str | None = None
@@ -220,6 +224,15 @@ def _route_thresholds(name: str, raw: str) -> dict[str, float]:
     return result
 
 
+def _header_name(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise ConfigError(name, raw, "an HTTP header name such as X-Forwarded-For")
+    return value
+
+
 def _instrumentation_names(name: str, raw: str) -> frozenset[str]:
     names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
     unknown = sorted(names - set(INSTRUMENTATION_NAMES))
@@ -274,6 +287,10 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),
     "LOG_FILE": ("log_file", _optional_text),
+    "LOG_FILE_MAX_BYTES": ("log_file_max_bytes", _number(int, minimum=1024)),
+    "LOG_FILE_BACKUP_COUNT": ("log_file_backup_count", _number(int, minimum=1, maximum=100)),
+    "LOG_TRUSTED_PROXY_HEADER": ("log_trusted_proxy_header", _header_name),
+    "LOG_TRUSTED_PROXY_COUNT": ("log_trusted_proxy_count", _number(int, minimum=1, maximum=10)),
     "DEBUG_LOGGING": ("debug_logging", _bool),
     "HEALTH_CHECK_ENABLED": ("health_check_enabled", _bool),
     "MONITORING_KEY": ("monitoring_key", _optional_text),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from otel_trainerhub.instrumentation import InstrumentationContext
+from otel_trainerhub.logs import celery_context
 
 _flush_receiver: Any = None
 
@@ -28,6 +29,7 @@ def instrument(context: InstrumentationContext) -> bool:
 
     _flush_receiver = flush_before_child_exit
     signals.worker_process_shutdown.connect(flush_before_child_exit, weak=False)
+    celery_context.connect()
     return True
 
 
@@ -36,6 +38,7 @@ def uninstrument() -> None:
     from celery import signals
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
+    celery_context.disconnect()
     if _flush_receiver is not None:
         signals.worker_process_shutdown.disconnect(_flush_receiver)
         _flush_receiver = None

@@ -19,6 +19,8 @@ from opentelemetry.trace import Span
 from otel_trainerhub.instrumentation import InstrumentationContext
 
 UNTRACED_MIDDLEWARE = "otel_trainerhub.instrumentation.django_.UntracedPathsMiddleware"
+REQUEST_LOGGING_MIDDLEWARE = "otel_trainerhub.logs.requests.RequestLoggingMiddleware"
+OTEL_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 # A Django setting naming the one-to-one relation from the user to their trainer profile.
 TRAINER_RELATION_SETTING = "TRAINERHUB_TRAINER_RELATION"
 
@@ -76,7 +78,7 @@ class UntracedPathsMiddleware:
             detach(token)
 
 
-def _loaded_user(request: Any) -> Any:
+def loaded_user(request: Any) -> Any:
     """The request's user if something already loaded it; never triggers a session or DB lookup."""
     user = getattr(request, "_cached_user", None)
     if user is None:
@@ -92,7 +94,7 @@ def _loaded_user(request: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
 
-def _trainer_id(request: Any, user: Any) -> Any:
+def trainer_id_of(request: Any, user: Any) -> Any:
     explicit = getattr(request, "trainer_id", None)
     if explicit is not None:
         return explicit
@@ -116,10 +118,10 @@ def _response_hook(span: Span, request: Any, response: Any) -> None:
     if not span.is_recording():
         return
     try:
-        user = _loaded_user(request)
+        user = loaded_user(request)
         if user is not None:
             span.set_attribute("user.id", str(user.pk))
-        trainer = _trainer_id(request, user)
+        trainer = trainer_id_of(request, user)
         if trainer is not None:
             span.set_attribute("trainerhub.trainer.id", str(trainer))
     except Exception:  # a hook must never fail the request (STYLE §3)
@@ -162,6 +164,10 @@ def _install() -> None:
     middleware = list(settings.MIDDLEWARE)
     if UNTRACED_MIDDLEWARE not in middleware:
         middleware.insert(0, UNTRACED_MIDDLEWARE)
+    if REQUEST_LOGGING_MIDDLEWARE not in middleware:
+        # Inside the server span, so that every line of the request carries its trace id.
+        position = middleware.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in middleware else 1
+        middleware.insert(position, REQUEST_LOGGING_MIDDLEWARE)
     settings.MIDDLEWARE = middleware
     global _command_wrapped
     if not _command_wrapped:
@@ -172,7 +178,20 @@ def _install() -> None:
 
 def _install_then_setup(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     _install()
-    return wrapped(*args, **kwargs)
+    result = wrapped(*args, **kwargs)
+    _after_setup()
+    return result
+
+
+def _after_setup() -> None:
+    from otel_trainerhub.logs import setup as log_setup
+    from otel_trainerhub.logs.requests import configure_proxy, connect_security_signals
+
+    # Django has just applied its LOGGING settings: put our handlers back on top.
+    log_setup.reapply()
+    if _context is not None:
+        configure_proxy(_context.settings.log_trusted_proxy_header, _context.settings.log_trusted_proxy_count)
+    connect_security_signals()
 
 
 def instrument(context: InstrumentationContext) -> bool:
@@ -184,6 +203,8 @@ def instrument(context: InstrumentationContext) -> bool:
     _untraced_paths = tuple(context.settings.untraced_paths)
     if apps.ready or apps.loading:
         _install()
+        if apps.ready:
+            _after_setup()
     elif not _setup_wrapped:
         wrapt.wrap_function_wrapper(django, "setup", _install_then_setup)
         _setup_wrapped = True
@@ -203,7 +224,7 @@ def uninstrument() -> None:
         from opentelemetry.instrumentation.django import DjangoInstrumentor
 
         DjangoInstrumentor().uninstrument()
-        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != UNTRACED_MIDDLEWARE]
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in (UNTRACED_MIDDLEWARE, REQUEST_LOGGING_MIDDLEWARE)]
         _instrumented = False
     global _command_wrapped
     if _command_wrapped:

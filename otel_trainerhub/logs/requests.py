@@ -1,0 +1,179 @@
+"""Request logging, request ids, the remote address, and security events (the guide's Logging Best Practices)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from otel_trainerhub.instrumentation.django_ import is_untraced, loaded_user, trainer_id_of
+
+__all__ = ["RequestLoggingMiddleware", "log_security_event", "client_address", "connect_security_signals"]
+
+request_log = logging.getLogger("otel_trainerhub.request")
+security_log = logging.getLogger("otel_trainerhub.security")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_proxy_header: str | None = None  # the META key, e.g. HTTP_X_FORWARDED_FOR
+_proxy_count = 1
+
+
+def configure_proxy(header: str | None, count: int) -> None:
+    global _proxy_header, _proxy_count
+    _proxy_header = "HTTP_" + header.upper().replace("-", "_") if header else None
+    _proxy_count = count
+
+
+def client_address(request: Any) -> str | None:
+    """REMOTE_ADDR, or the address the configured trusted proxies put in their header.
+
+    With ``LOG_TRUSTED_PROXY_HEADER=X-Forwarded-For`` and ``LOG_TRUSTED_PROXY_COUNT=N``,
+    the address N hops from the right: what the client wrote further left is not trusted.
+    """
+    remote: str | None = request.META.get("REMOTE_ADDR")
+    if _proxy_header is None:
+        return remote
+    hops = [h.strip() for h in request.META.get(_proxy_header, "").split(",") if h.strip()]
+    if len(hops) < _proxy_count:
+        return remote
+    candidate = hops[-_proxy_count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def _request_id(request: Any) -> str:
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def log_security_event(event: str, request: Any = None, *, level: int = logging.WARNING, **fields: Any) -> None:
+    """Log a security event (failed login, permission denied, admin action...) with the user and source address."""
+    if request is not None:
+        user = loaded_user(request)
+        fields.setdefault("user_id", getattr(user, "pk", None))
+        fields.setdefault("remote_addr", client_address(request))
+        fields.setdefault("path", request.path)
+        fields.setdefault("method", request.method)
+    security_log.log(level, event, extra={"security_event": event, **fields})
+
+
+class RequestLoggingMiddleware:
+    """One line per request with the guide's fields; binds request_id for every line in between."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: Any) -> Any:
+        if self._is_async:
+            return self._acall(request)
+        if is_untraced(request.path):
+            return self.get_response(request)
+        started = self._before(request)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            structlog.contextvars.clear_contextvars()
+            raise
+        return self._after(request, response, started)
+
+    async def _acall(self, request: Any) -> Any:
+        if is_untraced(request.path):
+            return await self.get_response(request)
+        started = self._before(request)
+        try:
+            response = await self.get_response(request)
+        except BaseException:
+            structlog.contextvars.clear_contextvars()
+            raise
+        return self._after(request, response, started)
+
+    def _before(self, request: Any) -> float:
+        structlog.contextvars.clear_contextvars()
+        request.request_id = _request_id(request)
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        return time.perf_counter()
+
+    def _after(self, request: Any, response: Any, started: float) -> Any:
+        try:
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            user = loaded_user(request)
+            user_id = getattr(user, "pk", None)
+            trainer_id = trainer_id_of(request, user)
+            structlog.contextvars.bind_contextvars(user_id=user_id, trainer_id=trainer_id)
+            status = response.status_code
+            if status == 403:
+                log_security_event("permission denied", request)
+            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            request_log.log(
+                level,
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status_code": status,
+                    "duration_ms": duration_ms,
+                    "user_agent": request.META.get("HTTP_USER_AGENT", ""),
+                    "remote_addr": client_address(request),
+                },
+            )
+            response["X-Request-ID"] = request.request_id
+        except Exception:  # logging must never fail the request
+            pass
+        finally:
+            structlog.contextvars.clear_contextvars()
+        return response
+
+
+_signals_connected = False
+
+
+def connect_security_signals() -> None:
+    """Failed logins and admin actions, from Django's own signals."""
+    global _signals_connected
+    if _signals_connected:
+        return
+    from django.contrib.auth.signals import user_login_failed
+
+    def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
+        log_security_event("login failed", request, username=credentials.get("username"))
+
+    user_login_failed.connect(login_failed, weak=False, dispatch_uid="otel_trainerhub.login_failed")
+
+    try:
+        from django.contrib.admin.models import LogEntry
+        from django.db.models.signals import post_save
+    except Exception:  # admin not installed
+        pass
+    else:
+
+        def admin_action(sender: Any, instance: Any, created: bool, **_: Any) -> None:
+            if created:
+                security_log.info(
+                    "admin action",
+                    extra={
+                        "security_event": "admin action",
+                        "user_id": instance.user_id,
+                        "action": {1: "add", 2: "change", 3: "delete"}.get(instance.action_flag, instance.action_flag),
+                        "object_type": str(instance.content_type) if instance.content_type_id else None,
+                        "object_id": instance.object_id,
+                    },
+                )
+
+        post_save.connect(admin_action, sender=LogEntry, weak=False, dispatch_uid="otel_trainerhub.admin_action")
+    _signals_connected = True

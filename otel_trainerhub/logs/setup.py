@@ -1,0 +1,172 @@
+"""One logging setup for the whole process, through structlog.
+
+Every record, from the stdlib loggers of Django, Celery, gunicorn and the application or
+from structlog loggers, goes through the same processors and comes out in one format:
+
+``{"timestamp": "...Z", "levelname": "INFO", "name": "apps.bookings", "message": "...",
+"trace_id": ..., "span_id": ..., "request_id": ..., <fields>}``
+
+Sinks: standard output (JSON, or a console renderer for a developer's terminal), an
+optional size-rotated file (``LOG_FILE``), and OTLP log records when an endpoint is set.
+The redaction policy (``otel_trainerhub.redaction``) runs on every sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import orjson
+import structlog
+from opentelemetry import trace
+
+from otel_trainerhub.redaction import redact_value
+from otel_trainerhub.settings import Settings
+
+__all__ = ["configure_logging", "reapply", "json_formatter"]
+
+# Keys we set ourselves: trusted, never scanned by the redaction pass.
+_OWN_KEYS = frozenset(
+    {"timestamp", "levelname", "name", "trace_id", "span_id", "request_id", "task_id", "task_name", "user_id", "trainer_id",
+     "duration_ms", "status_code", "method", "db_queries", "db_time", "pid"}
+)
+# Logger names whose handlers other set-ups (Django's, gunicorn's) install: ours replace them.
+_TAKEN_OVER = ("django", "django.server", "django.request", "celery", "gunicorn.error", "gunicorn.access")
+
+_configured: Settings | None = None
+_handlers: list[logging.Handler] = []
+
+
+def add_trace_context(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
+
+
+def add_levelname(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    record = event_dict.get("_record")
+    if record is not None:
+        event_dict["levelname"] = record.levelname
+    else:
+        event_dict["levelname"] = {"warn": "WARNING", "exception": "ERROR", "msg": "INFO"}.get(method_name, method_name.upper())
+    return event_dict
+
+
+def add_logger_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    record = event_dict.get("_record")
+    event_dict["name"] = record.name if record is not None else getattr(logger, "name", "")
+    return event_dict
+
+
+def redact(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event_dict.items():
+        if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
+            event_dict[key] = redact_value(key, value)
+    return event_dict
+
+
+def _dumps(value: Any, **_kw: Any) -> str:
+    return orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    add_trace_context,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+    add_levelname,
+    add_logger_name,
+]
+
+
+def json_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(event_key="message", timestamp_key="timestamp", colors=False)
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            structlog.processors.EventRenamer("message"),
+            renderer,
+        ],
+    )
+
+
+def _file_handler(settings: Settings) -> logging.Handler:
+    from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+    assert settings.log_file is not None
+    os.makedirs(os.path.dirname(os.path.abspath(settings.log_file)), exist_ok=True)
+    # Safe across the processes of gunicorn and Celery: rotation takes a file lock.
+    return ConcurrentRotatingFileHandler(
+        settings.log_file, maxBytes=settings.log_file_max_bytes, backupCount=settings.log_file_backup_count, use_gzip=False
+    )
+
+
+def configure_logging(settings: Settings, otlp_handler: logging.Handler | None = None) -> None:
+    """Install the handlers on the root logger and configure structlog. Idempotent."""
+    global _configured
+    if _configured is not None:
+        return
+    _configured = settings
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(json_formatter(settings.log_format))
+    _handlers.append(stream)
+    if settings.log_file:
+        file_handler = _file_handler(settings)
+        file_handler.setFormatter(json_formatter("json"))
+        _handlers.append(file_handler)
+    if otlp_handler is not None:
+        _handlers.append(otlp_handler)
+
+    level = logging.getLevelName(settings.log_level)
+    structlog.configure(
+        processors=[*_SHARED, structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        # Calls below the level are dropped before any processor runs.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if settings.debug_logging else level),
+        cache_logger_on_first_use=True,
+    )
+    reapply()
+
+
+def reapply() -> None:
+    """(Re)install our handlers after another library configured logging (Django, gunicorn)."""
+    settings = _configured
+    if settings is None:
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler not in _handlers:
+            root.removeHandler(handler)
+    for handler in _handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for name in _TAKEN_OVER:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+    # The guide's categories; DEBUG_LOGGING=true is its Debug Mode for the application.
+    logging.getLogger("apps").setLevel(logging.DEBUG if settings.debug_logging else logging.NOTSET)
+    logging.getLogger("django.db.backends").setLevel(logging.INFO)  # never log SQL with parameters
+
+
+def reset_for_tests() -> None:
+    global _configured
+    root = logging.getLogger()
+    for handler in _handlers:
+        root.removeHandler(handler)
+    _handlers.clear()
+    _configured = None
+    structlog.reset_defaults()

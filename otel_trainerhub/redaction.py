@@ -1,0 +1,98 @@
+"""The one redaction policy, applied to log lines, exported log records, span attributes and Sentry events.
+
+Two rules:
+
+* **by key**: a value stored under a sensitive name (password, token, secret, api key,
+  authorization, cookie, session, card number, DSN...) is replaced whole;
+* **in free text**: card numbers (13-19 digits passing the Luhn check), e-mail addresses,
+  ``Bearer``/``Basic`` credentials and ``key=value`` pairs with a sensitive key are masked
+  wherever they appear in a string; control characters (newlines included) are escaped, so
+  user input cannot forge a second log line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+__all__ = ["REDACTED", "is_sensitive_key", "redact_text", "redact_value", "redact_mapping"]
+
+REDACTED: Final = "[REDACTED]"
+
+_SENSITIVE_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api[-_.]?key|apikey|authorization|(^|[-_.])auth([-_.]|$)|cookie|session|csrf|"
+    r"card[-_.]?(number|num|no)|^pan$|cvv|cvc|dsn|private[-_.]?key|credential|signature|x[-_]sentry[-_]auth|monitoring[-_]key",
+    re.IGNORECASE,
+)
+# Keys that look sensitive by the pattern but are telemetry we keep.
+_ALLOWED_KEYS: Final = frozenset(
+    {"trainerhub.db.query_count", "session_id_present", "http.request.header.content-length", "auth_method"}
+)
+
+_CARD = re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=\-]{4,}", re.IGNORECASE)
+_PAIR = re.compile(
+    r"(?P<key>[A-Za-z0-9_.\-]*(?:pass(?:word|wd)?|secret|token|api[-_]?key|apikey|auth|cookie|session(?:id)?|csrf(?:token)?|card(?:_?number)?|cvv|signature)[A-Za-z0-9_.\-]*)"
+    r"(?P<sep>\s*[=:]\s*|\"\s*:\s*\"|'\s*:\s*')(?P<value>[^&\s,;\"'}]+)",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Cheap pre-check: a string with none of these characters needs no regex pass at all.
+_MAYBE = re.compile(r"[@=:\d\x00-\x1f\x7f]|bearer|basic|token|digest", re.IGNORECASE)
+
+
+def is_sensitive_key(key: str) -> bool:
+    return key not in _ALLOWED_KEYS and _SENSITIVE_KEY.search(key) is not None
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return "[CARD]" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group(0)):02x}"
+
+
+def redact_text(text: str, *, escape_control: bool = True) -> str:
+    """``text`` with secrets in free text masked (and control characters escaped)."""
+    if not _MAYBE.search(text):
+        return text
+    text = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
+    text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _EMAIL.sub("[EMAIL]", text)
+    text = _CARD.sub(_mask_card, text)
+    if escape_control:
+        text = _CONTROL.sub(_escape_control, text)
+    return text
+
+
+def redact_value(key: str, value: Any, *, escape_control: bool = True) -> Any:
+    """A value under ``key``: replaced whole if the key is sensitive, else masked inside."""
+    if is_sensitive_key(key):
+        return REDACTED if value not in (None, "", b"") else value
+    if isinstance(value, str):
+        return redact_text(value, escape_control=escape_control)
+    if isinstance(value, Mapping):
+        return redact_mapping(value, escape_control=escape_control)
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(key, v, escape_control=escape_control) for v in value)
+    return value
+
+
+def redact_mapping(values: Mapping[str, Any], *, escape_control: bool = True) -> dict[str, Any]:
+    return {k: redact_value(str(k), v, escape_control=escape_control) for k, v in values.items()}
