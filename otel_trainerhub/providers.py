@@ -48,6 +48,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
+from otel_trainerhub.processors.redaction import RedactionProcessor
 from otel_trainerhub.settings import Settings
 
 __all__ = ["STATS", "TelemetryStats", "Providers", "build_providers"]
@@ -473,6 +474,7 @@ def build_providers(settings: Settings) -> Providers:
         sampler=sampler,
         shutdown_on_exit=False,  # ours is bounded: see Providers.shutdown
     )
+    tracer_provider.add_span_processor(RedactionProcessor())
     if settings.performance_monitoring_enabled:
         tracer_provider.add_span_processor(
             AttributionProcessor(

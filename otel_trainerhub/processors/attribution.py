@@ -27,6 +27,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, get_current_span
 
+from otel_trainerhub.processors.frozen import set_frozen_attribute
 from otel_trainerhub.processors.source import application_frame
 from otel_trainerhub.sql import fingerprint
 
@@ -261,10 +262,5 @@ def _write_attributes(span: Span, values: Mapping[str, Any]) -> None:
     # The SDK freezes attributes just before _on_ending; the read-only span it exports
     # shares this very mapping, so what is written here is what the exporter sends.
     attributes: Any = span._attributes
-    frozen = getattr(attributes, "_immutable", False)
-    attributes._immutable = False
-    try:
-        for key, value in values.items():
-            attributes[key] = value
-    finally:
-        attributes._immutable = frozen
+    for key, value in values.items():
+        set_frozen_attribute(attributes, key, value)

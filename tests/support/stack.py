@@ -58,16 +58,22 @@ class Proc:
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
         self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(argv, cwd=FIXTURE, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.out_path = log_dir / f"{name}.out"
+        self.err_path = log_dir / f"{name}.err"
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.popen = subprocess.Popen(argv, cwd=FIXTURE, env=env, stdout=self._out, stderr=self._err, start_new_session=True)
 
     @property
     def pid(self) -> int:
         return self.popen.pid
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """Standard error then standard output."""
+        return self.err_path.read_text(errors="replace") + self.out_path.read_text(errors="replace")
+
+    def stdout_lines(self) -> list[str]:
+        return self.out_path.read_text(errors="replace").splitlines()
 
     def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -86,7 +92,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(5)
-        self._log.close()
+        self._out.close()
+        self._err.close()
         return self.popen.returncode
 
 
@@ -120,7 +127,7 @@ def start_gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 3, max_
 
 def start_celery(env: dict[str, str], log_dir: Path, *, concurrency: int = 2, max_tasks_per_child: int = 0, name: str = "celery") -> Proc:
     argv = [
-        str(BIN / "celery"), "-A", "config", "worker",
+        str(BIN / "celery"), "--quiet", "-A", "config", "worker",
         "--pool", "prefork", "--concurrency", str(concurrency),
         "--loglevel", "INFO", "--without-gossip", "--without-mingle",
         "--hostname", f"{name}-{os.getpid()}@%h",

@@ -3,7 +3,7 @@
 The fixture cannot reach SendGrid, Twilio or Stripe from here, so this answers their
 calls on loopback: ``python -m apps.core.provider_sandbox --port 8765``. It answers
 every POST with a JSON id, after ``--latency`` seconds; amounts ending in 13 cents are
-declined with HTTP 402, like a test card.
+declined with HTTP 402, and so is the test card 4000 0000 0000 0002.
 """
 
 import argparse
@@ -14,13 +14,18 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+DECLINED_CARD = "4000000000000002"  # the usual "card declined" test number
+
+
 def make_handler(latency: float):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             time.sleep(latency)
-            declined = self.path.startswith("/payments/") and int(body.get("amount", 0)) % 100 == 13
+            declined = self.path.startswith("/payments/") and (
+                int(body.get("amount", 0)) % 100 == 13 or str(body.get("card_number", "")).replace(" ", "") == DECLINED_CARD
+            )
             payload = {"error": "card_declined"} if declined else {"id": uuid.uuid4().hex[:24]}
             data = json.dumps(payload).encode()
             self.send_response(402 if declined else 200)

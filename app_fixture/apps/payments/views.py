@@ -45,9 +45,14 @@ def subscribe(request):
     plan = data.get("plan")
     if plan not in PLANS:
         return JsonResponse({"error": f"plan must be one of {sorted(PLANS)}"}, status=400)
+    card = data.get("card_number", "")
+    if card and not card.replace(" ", "").isdigit():
+        # Raised with the card in the message, as real code sometimes does.
+        raise ValueError(f"malformed card number {card!r} for {request.user.email}")
     try:
-        reference = providers.charge(int(PLANS[plan] * 100), "EUR", f"subscription-{request.user.pk}-{plan}")
+        reference = providers.charge(int(PLANS[plan] * 100), "EUR", f"subscription-{request.user.pk}-{plan}", card=card)
     except providers.ProviderError as exc:
-        return JsonResponse({"error": str(exc)}, status=402)
+        log.error("subscription charge failed for %s: %s", data, exc)
+        return JsonResponse({"error": "payment declined"}, status=402)
     sub = Subscription.objects.create(user=request.user, plan=plan, provider_reference=reference)
     return JsonResponse({"id": sub.pk, "plan": plan, "status": sub.status}, status=201)

@@ -18,6 +18,9 @@ def register(request):
     if not data or not data.get("username") or not data.get("password"):
         return JsonResponse({"error": "username and password are required"}, status=400)
     User = get_user_model()
+    # A classic mistake, kept on purpose: the whole payload, password included, goes to
+    # the log. The redaction policy must catch it.
+    log.info("registration received", extra={"payload": data})
     user = User(username=data["username"], email=data.get("email", ""), phone=data.get("phone", ""))
     user.set_password(data["password"])
     token = user.issue_token()

@@ -1,0 +1,169 @@
+"""The logging setup, in fresh processes: one JSON format for every logger, rotation, the guide's commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+GUIDE_KEYS = {"timestamp", "levelname", "name", "message"}
+
+
+def run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "case.py"
+    script.write_text(textwrap.dedent(code))
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env={"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "none", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def lines(text: str) -> list[dict]:
+    parsed = []
+    for line in text.splitlines():
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON line: {line!r}")
+    return parsed
+
+
+def test_every_logger_comes_out_in_one_json_format(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging, structlog
+        import otel_trainerhub.auto
+        from opentelemetry import trace
+        logging.getLogger("django.request").warning("Not Found: %s", "/api/nope/")
+        logging.getLogger("celery.worker").info("ready.")
+        logging.getLogger("apps.bookings").info("booking created", extra={"booking_id": 7})
+        with trace.get_tracer("t").start_as_current_span("work") as span:
+            structlog.get_logger("apps.payments").info("captured", amount=55)
+            ids = span.get_span_context()
+            print("IDS", format(ids.trace_id, "032x"), format(ids.span_id, "016x"), file=__import__("sys").stderr)
+        logging.getLogger("apps.analytics").debug("hidden at INFO")
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("apps").exception("rollup failed")
+        """,
+        tmp_path,
+        OTEL_TRAINERHUB_SPAN_FILE=str(tmp_path / "spans.jsonl"),
+    )
+    records = lines(result.stdout)
+    assert [r["name"] for r in records] == ["django.request", "celery.worker", "apps.bookings", "apps.payments", "apps"]
+    for r in records:
+        assert GUIDE_KEYS <= set(r), r
+        assert r["timestamp"].endswith("Z") and "T" in r["timestamp"]
+    assert records[0] == {**records[0], "levelname": "WARNING", "message": "Not Found: /api/nope/"}
+    assert records[2]["booking_id"] == 7 and records[2]["levelname"] == "INFO"
+    trace_id, span_id = result.stderr.split("IDS ")[1].split()
+    assert (records[3]["trace_id"], records[3]["span_id"], records[3]["amount"]) == (trace_id, span_id, 55)
+    assert "trace_id" not in records[2]
+    assert records[4]["levelname"] == "ERROR" and "RuntimeError: boom" in records[4]["exception"]
+
+
+def test_debug_logging_and_log_level(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging
+        import otel_trainerhub.auto
+        logging.getLogger("apps.notifications").debug("apps debug shown")
+        logging.getLogger("django").info("django info hidden")
+        logging.getLogger("django").warning("django warning shown")
+        logging.getLogger("django.db.backends").debug("(0.001) SELECT secret FROM t; args=('x',)")
+        """,
+        tmp_path,
+        DEBUG_LOGGING="true",
+        LOG_LEVEL="WARNING",
+    )
+    assert [r["message"] for r in lines(result.stdout)] == ["apps debug shown", "django warning shown"]
+
+
+def test_console_format_for_a_terminal(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging
+        import otel_trainerhub.auto
+        logging.getLogger("apps").info("hello", extra={"k": 1})
+        """,
+        tmp_path,
+        LOG_FORMAT="console",
+    )
+    (line,) = result.stdout.splitlines()
+    assert "hello" in line and "k=1" in line and not line.startswith("{")
+
+
+def test_secrets_never_reach_a_line(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging, structlog
+        import otel_trainerhub.auto
+        log = logging.getLogger("apps.users")
+        log.info("registration received", extra={"payload": {"username": "ana", "password": "hunter2", "email": "ana@example.com"}})
+        log.info("callback %s", "/cb?token=tok_live_123&x=1")
+        log.warning("auth header was %s", "Bearer sk_live_abcdef")
+        structlog.get_logger("apps.payments").error("charge failed", card="4111 1111 1111 1111", api_key="k_live")
+        try:
+            raise ValueError("malformed card number '4111111111111111' for ana@example.com")
+        except ValueError:
+            log.exception("subscribe failed")
+        log.info("username %s", 'ana\\n{"levelname": "CRITICAL", "message": "forged"}')
+        """,
+        tmp_path,
+    )
+    out = result.stdout
+    for secret in ("hunter2", "ana@example.com", "tok_live_123", "sk_live_abcdef", "4111", "k_live"):
+        assert secret not in out, secret
+    records = lines(out)
+    assert len(records) == 6  # the newline did not forge a seventh line
+    assert records[0]["payload"]["password"] == "[REDACTED]" and records[0]["payload"]["username"] == "ana"
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is installed by .ci/services.sh; run it first")
+def test_rotation_and_the_guides_log_analysis_commands(tmp_path: Path) -> None:
+    log_file = tmp_path / "trainerhub" / "django.log"
+    run(
+        """
+        import logging
+        import otel_trainerhub.auto
+        req = logging.getLogger("otel_trainerhub.request")
+        for i in range(400):
+            status = (200, 201, 404, 500)[i % 4]
+            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            req.log(level, "request", extra={"method": "GET", "path": f"/api/bookings/{i}/", "status_code": status, "duration_ms": 3.2})
+        logging.getLogger("otel_trainerhub.performance").warning("Slow request", extra={"path": "/api/reports/revenue/", "method": "GET", "duration_ms": 8500.23, "db_queries": 45, "db_time": 3.45})
+        """,
+        tmp_path,
+        LOG_FILE=str(log_file),
+        LOG_FILE_MAX_BYTES="8192",
+        LOG_FILE_BACKUP_COUNT="2",
+    )
+    files = sorted(p.name for p in log_file.parent.iterdir() if not p.name.startswith("."))
+    assert files[:3] == ["django.log", "django.log.1", "django.log.2"] and len([f for f in files if f.startswith("django.log")]) == 3, files
+    assert all(p.stat().st_size <= 8192 + 1024 for p in log_file.parent.glob("django.log*"))
+
+    def sh(command: str) -> str:
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True).stdout
+
+    path = str(log_file)
+    errors = sh(f'grep "ERROR" {path}').splitlines()
+    assert errors and all(json.loads(l)["levelname"] == "ERROR" for l in errors)
+    (slow,) = sh(f'grep "Slow request" {path}').splitlines()
+    assert {k: json.loads(slow)[k] for k in ("message", "path", "method", "duration_ms", "db_queries", "db_time")} == {
+        "message": "Slow request", "path": "/api/reports/revenue/", "method": "GET", "duration_ms": 8500.23, "db_queries": 45, "db_time": 3.45
+    }
+    counts = sh(f'grep "status_code" {path} | jq -r .status_code | sort | uniq -c')
+    table = {int(code): int(n) for n, code in (line.split() for line in counts.splitlines())}
+    assert set(table) == {200, 201, 404, 500}
+    assert max(table.values()) - min(table.values()) <= 1  # the last file holds an even mix

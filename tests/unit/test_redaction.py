@@ -1,0 +1,84 @@
+"""The one redaction policy: free text, keys, and span attributes."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from otel_trainerhub.processors.redaction import RedactionProcessor
+from otel_trainerhub.redaction import REDACTED, redact_mapping, redact_text, redact_value
+
+CARD = "4111 1111 1111 1111"
+
+
+def test_card_numbers_are_masked_only_when_they_pass_luhn() -> None:
+    assert redact_text(f"charged {CARD} ok") == "charged [CARD] ok"
+    assert redact_text("card 4000-0000-0000-0002 declined") == "card [CARD] declined"
+    assert redact_text("4111111111111111") == "[CARD]"
+    assert redact_text("order 1234567890123 shipped") == "order 1234567890123 shipped"  # fails Luhn
+    assert redact_text("GET /api/trainers/12/schedule/ 200 in 35 ms") == "GET /api/trainers/12/schedule/ 200 in 35 ms"
+
+
+def test_emails_credentials_and_sensitive_pairs() -> None:
+    assert redact_text("welcome ana.silva@example.com!") == "welcome [EMAIL]!"
+    assert redact_text("Authorization: Bearer abcDEF123.456-xyz") == "Authorization: Bearer [REDACTED]"
+    assert redact_text("GET /login?user=ana&password=hunter2&next=/") == f"GET /login?user=ana&password={REDACTED}&next=/"
+    assert redact_text("/cb?api_key=k-123&x=1") == f"/cb?api_key={REDACTED}&x=1"
+    assert redact_text('{"token": "tok_live_abc", "plan": "pro"}') == f'{{"token": "{REDACTED}", "plan": "pro"}}'
+    assert redact_text("sessionid=7f9a; csrftoken=abc") == f"sessionid={REDACTED}; csrftoken={REDACTED}"
+
+
+def test_control_characters_cannot_forge_a_line() -> None:
+    forged = 'ana\n{"levelname": "INFO", "message": "admin logged in"}\r'
+    masked = redact_text(forged)
+    assert "\n" not in masked and "\r" not in masked
+    assert masked.startswith("ana\\x0a")
+
+
+def test_by_key_replaces_the_whole_value_recursively() -> None:
+    payload = {
+        "username": "ana",
+        "password": "hunter2",
+        "profile": {"api_key": "k", "email": "ana@example.com", "cards": [{"card_number": CARD}]},
+        "headers": {"Authorization": "Bearer x", "Cookie": "sessionid=1", "Accept": "json"},
+    }
+    assert redact_mapping(payload) == {
+        "username": "ana",
+        "password": REDACTED,
+        "profile": {"api_key": REDACTED, "email": "[EMAIL]", "cards": [{"card_number": REDACTED}]},
+        "headers": {"Authorization": REDACTED, "Cookie": REDACTED, "Accept": "json"},
+    }
+    assert redact_value("author", "Ana") == "Ana"  # not every 'auth' is a secret
+    assert redact_value("trainerhub.db.query_count", 5) == 5
+
+
+def test_span_attributes_and_exception_events_are_redacted() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(RedactionProcessor())
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span(
+        "GET api/x/",
+        kind=SpanKind.SERVER,
+        attributes={
+            "http.url": "http://h/api/x/?token=abc123&page=2",
+            "http.target": "/api/x/?password=hunter2",
+            "http.request.header.authorization": ("Bearer abc",),
+            "http.request.header.cookie": ("sessionid=1",),
+            "http.request.header.accept": ("application/json",),
+        },
+    ) as span:
+        span.record_exception(ValueError(f"malformed card number {CARD!r} for ana@example.com"))
+    (done,) = exporter.get_finished_spans()
+    assert done.attributes["http.url"] == f"http://h/api/x/?token={REDACTED}&page=2"
+    assert done.attributes["http.target"] == f"/api/x/?password={REDACTED}"
+    assert done.attributes["http.request.header.authorization"] == REDACTED
+    assert done.attributes["http.request.header.cookie"] == REDACTED
+    assert done.attributes["http.request.header.accept"] == ("application/json",)
+    (event,) = done.events
+    assert "4111" not in event.attributes["exception.message"] and "ana@" not in event.attributes["exception.message"]
+    assert "4111" not in event.attributes["exception.stacktrace"]
