@@ -13,7 +13,7 @@ from typing import Any
 
 from otel_trainerhub.settings import ConfigError, Settings, load_settings
 
-__all__ = ["ConfigError", "Settings", "configure", "shutdown", "is_configured", "telemetry_stats"]
+__all__ = ["ConfigError", "Settings", "configure", "shutdown", "is_configured", "telemetry_stats", "log_security_event"]
 
 _log = logging.getLogger("otel_trainerhub")
 
@@ -98,3 +98,11 @@ def telemetry_stats() -> dict[str, Any]:
     from otel_trainerhub.providers import STATS
 
     return STATS.snapshot()
+
+
+def log_security_event(event: str, request: Any = None, **fields: Any) -> None:
+    """Log a security event (a failed login, a denied permission, an admin action) with the
+    user and source address of ``request``, on the ``otel_trainerhub.security`` logger."""
+    from otel_trainerhub.logs.requests import log_security_event as log
+
+    log(event, request, **fields)

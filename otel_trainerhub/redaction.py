@@ -33,9 +33,13 @@ _ALLOWED_KEYS: Final = frozenset(
 _CARD = re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=\-]{4,}", re.IGNORECASE)
+# key=value, key: value, "key": "value", 'key': 'value' where the key ends in a sensitive
+# word (a word of its own: "Unauthorized: /path" is not a secret).
 _PAIR = re.compile(
-    r"(?P<key>[A-Za-z0-9_.\-]*(?:pass(?:word|wd)?|secret|token|api[-_]?key|apikey|auth|cookie|session(?:id)?|csrf(?:token)?|card(?:_?number)?|cvv|signature)[A-Za-z0-9_.\-]*)"
-    r"(?P<sep>\s*[=:]\s*|\"\s*:\s*\"|'\s*:\s*')(?!(?:Bearer|Basic|Token|Digest)\s|\[REDACTED\])(?P<value>[^&\s,;\"'}]+)",
+    r"(?P<key>\b[\w.\-]*?(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|auth|cookie|"
+    r"session(?:_?id)?|csrf(?:_?token)?|card(?:_?(?:number|num|no))?|cvv|cvc|signature)(?:[-_](?:id|key|value|token|number|hash))?)\b"
+    r"(?P<sep>[\"']?\s*[=:]\s*[\"']?)(?!(?:Bearer|Basic|Token|Digest)\s|\[REDACTED\])"
+    r"(?P<value>(?<=[\"'])[^\"']+|[^&\s,;\"'}]+)",
     re.IGNORECASE,
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -72,10 +76,10 @@ def redact_text(text: str, *, escape_control: bool = True) -> str:
     """``text`` with secrets in free text masked (and control characters escaped)."""
     if not _MAYBE.search(text):
         return text
+    text = _CARD.sub(_mask_card, text)
     text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
     text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub(_mask_card, text)
     if escape_control:
         text = _CONTROL.sub(_escape_control, text)
     return text

@@ -39,11 +39,43 @@ def _unbind_task(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
 
 
+def _say_as_json(msg: str, f: Any = None) -> None:
+    """Celery's signal-time notices ("worker: Warm shutdown"), as a JSON line like every other.
+
+    Celery writes them with a bare ``os.write`` because they happen inside signal
+    handlers, where logging's locks are unsafe; this keeps that (one write, no locks).
+    """
+    import datetime
+    import os
+    import sys
+
+    import orjson
+
+    stream: Any = f if f is not None else sys.__stderr__
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    line = {
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z"),
+        "levelname": "WARNING",
+        "name": "celery.apps.worker",
+        "message": str(msg).strip(),
+    }
+    os.write(fd, orjson.dumps(line) + b"\n")
+
+
+def _patch_safe_say(module: Any) -> None:
+    module.safe_say = _say_as_json
+
+
 def connect() -> None:
+    import wrapt
     from celery import signals
 
     if _receivers:
         return
+    wrapt.register_post_import_hook(_patch_safe_say, "celery.apps.worker")
     for signal, receiver in (
         (signals.setup_logging, _keep_our_logging),
         (signals.before_task_publish, _carry_context),

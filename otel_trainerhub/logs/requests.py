@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from otel_trainerhub.instrumentation.django_ import is_untraced, loaded_user, trainer_id_of
 
@@ -85,28 +86,24 @@ class RequestLoggingMiddleware:
         if is_untraced(request.path):
             return self.get_response(request)
         started = self._before(request)
-        try:
-            response = self.get_response(request)
-        except BaseException:
-            structlog.contextvars.clear_contextvars()
-            raise
+        response = self.get_response(request)
         return self._after(request, response, started)
 
     async def _acall(self, request: Any) -> Any:
         if is_untraced(request.path):
             return await self.get_response(request)
         started = self._before(request)
-        try:
-            response = await self.get_response(request)
-        except BaseException:
-            structlog.contextvars.clear_contextvars()
-            raise
+        response = await self.get_response(request)
         return self._after(request, response, started)
 
     def _before(self, request: Any) -> float:
         structlog.contextvars.clear_contextvars()
         request.request_id = _request_id(request)
-        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        # The server span's ids are bound too: Django logs 4xx/5xx responses ("Not Found: ...")
+        # after the middleware chain, when the span is no longer current.
+        context = trace.get_current_span().get_span_context()
+        ids = {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")} if context.is_valid else {}
+        structlog.contextvars.bind_contextvars(request_id=request.request_id, **ids)
         return time.perf_counter()
 
     def _after(self, request: Any, response: Any, started: float) -> Any:
@@ -135,8 +132,7 @@ class RequestLoggingMiddleware:
             response["X-Request-ID"] = request.request_id
         except Exception:  # logging must never fail the request
             pass
-        finally:
-            structlog.contextvars.clear_contextvars()
+        # The context stays bound until Django's request_finished (see connect_security_signals).
         return response
 
 
@@ -144,11 +140,17 @@ _signals_connected = False
 
 
 def connect_security_signals() -> None:
-    """Failed logins and admin actions, from Django's own signals."""
+    """Failed logins and admin actions from Django's own signals; the end of each request's log context."""
     global _signals_connected
     if _signals_connected:
         return
     from django.contrib.auth.signals import user_login_failed
+    from django.core.signals import request_finished
+
+    def end_of_request(**_: Any) -> None:
+        structlog.contextvars.clear_contextvars()
+
+    request_finished.connect(end_of_request, weak=False, dispatch_uid="otel_trainerhub.end_of_request")
 
     def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
         log_security_event("login failed", request, username=credentials.get("username"))

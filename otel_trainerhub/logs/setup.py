@@ -64,6 +64,15 @@ def add_logger_name(logger: Any, method_name: str, event_dict: MutableMapping[st
 
 
 def redact(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The redaction policy; control characters are left to the JSON encoder, which escapes them."""
+    for key, value in event_dict.items():
+        if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
+            event_dict[key] = redact_value(key, value, escape_control=False)
+    return event_dict
+
+
+def redact_for_terminal(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The redaction policy, escaping control characters: a console line has no encoder to do it."""
     for key, value in event_dict.items():
         if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
             event_dict[key] = redact_value(key, value)
@@ -94,7 +103,7 @@ def json_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormat
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact,
+            redact if log_format == "json" else redact_for_terminal,
             structlog.processors.EventRenamer("message"),
             renderer,
         ],

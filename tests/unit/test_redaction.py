@@ -29,6 +29,9 @@ def test_emails_credentials_and_sensitive_pairs() -> None:
     assert redact_text("/cb?api_key=k-123&x=1") == f"/cb?api_key={REDACTED}&x=1"
     assert redact_text('{"token": "tok_live_abc", "plan": "pro"}') == f'{{"token": "{REDACTED}", "plan": "pro"}}'
     assert redact_text("sessionid=7f9a; csrftoken=abc") == f"sessionid={REDACTED}; csrftoken={REDACTED}"
+    assert redact_text("{'plan': 'pro', 'card_number': '4111 1111 1111 111x'}") == f"{{'plan': 'pro', 'card_number': '{REDACTED}'}}"
+    assert redact_text("Unauthorized: /api/bookings/") == "Unauthorized: /api/bookings/"
+    assert redact_text("tokens_used=5 author=ana") == "tokens_used=5 author=ana"
 
 
 def test_control_characters_cannot_forge_a_line() -> None:

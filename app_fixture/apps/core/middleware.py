@@ -1,3 +1,4 @@
+import otel_trainerhub
 from django.contrib.auth import get_user_model
 from django.utils.functional import SimpleLazyObject
 
@@ -20,11 +21,12 @@ class TokenAuthMiddleware:
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             token = header[7:].strip()
-            request.user = SimpleLazyObject(lambda: _user_for(token) or _anonymous())
+            request.user = SimpleLazyObject(lambda: _user_for(token) or _rejected(request))
         return self.get_response(request)
 
 
-def _anonymous():
+def _rejected(request):
     from django.contrib.auth.models import AnonymousUser
 
+    otel_trainerhub.log_security_event("authentication failed", request, reason="unknown or inactive API token")
     return AnonymousUser()
