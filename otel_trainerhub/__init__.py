@@ -13,7 +13,7 @@ from typing import Any
 
 from otel_trainerhub.settings import ConfigError, Settings, load_settings
 
-__all__ = ["ConfigError", "Settings", "configure", "shutdown", "is_configured", "telemetry_stats", "log_security_event"]
+__all__ = ["ConfigError", "Settings", "configure", "shutdown", "is_configured", "current_settings", "telemetry_stats", "log_security_event"]
 
 _log = logging.getLogger("otel_trainerhub")
 
@@ -46,8 +46,11 @@ def configure(**options: Any) -> Settings:
         settings = load_settings(**options)
         from otel_trainerhub.logs.setup import configure_logging
 
+        from otel_trainerhub.sentry import init_sentry
+
         if settings.sdk_disabled:
             configure_logging(settings)
+            init_sentry(settings)
             _state = _State(settings, None, [])
             return settings
         from otel_trainerhub.instrumentation import InstrumentationContext, instrument_all
@@ -62,6 +65,8 @@ def configure(**options: Any) -> Settings:
             providers.log_provider = build_log_provider(settings, providers.tracer_provider.resource)
             otlp_handler = OtlpLogHandler(providers.log_provider)
         configure_logging(settings, otlp_handler)
+        # After the tracer provider: Sentry links its events to the OTel span in force.
+        init_sentry(settings)
         context = InstrumentationContext(
             settings=settings,
             tracer_provider=providers.tracer_provider,
@@ -91,6 +96,12 @@ def shutdown(timeout: float = 5.0) -> None:
 
 def is_configured() -> bool:
     return _state is not None
+
+
+def current_settings() -> Settings:
+    """The settings in force: those of :func:`configure`, else read from the environment."""
+    state = _state
+    return state.settings if state is not None else load_settings()
 
 
 def telemetry_stats() -> dict[str, Any]:

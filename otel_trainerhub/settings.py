@@ -47,7 +47,7 @@ _FALSE: Final = frozenset({"false", "0", "no", "off"})
 _RESOURCE_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 # Paths never traced: probes and scrapes would drown the traces people look at.
-DEFAULT_UNTRACED_PATHS: Final = ("/health/", "/readiness/", "/liveness/", "/metrics")
+DEFAULT_UNTRACED_PATHS: Final = ("/health/", "/readiness/", "/liveness/", "/api/system-info/", "/metrics")
 
 
 class ConfigError(ValueError):

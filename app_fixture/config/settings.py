@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.analytics",
+    "otel_trainerhub.health",
 ]
 
 MIDDLEWARE = [
@@ -93,3 +94,5 @@ PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5")
 REPORT_DELAY_SECONDS = float(os.environ.get("REPORT_DELAY_SECONDS", "0.8"))
 
 TRAINERHUB_TRAINER_RELATION = "trainer_profile"
+# /health/ shows whether each provider's key is configured (never the key).
+TRAINERHUB_HEALTH_PROVIDERS = {"sendgrid": "SENDGRID_API_KEY", "twilio": "TWILIO_AUTH_TOKEN", "stripe": "STRIPE_SECRET_KEY"}

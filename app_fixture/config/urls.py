@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from apps.analytics import views as analytics
 from apps.bookings import views as bookings
@@ -17,6 +17,5 @@ urlpatterns = [
     path("api/payments/<int:booking_id>/capture/", payments.capture, name="payment-capture"),
     path("api/subscriptions/", payments.subscribe, name="subscribe"),
     path("api/reports/revenue/", analytics.revenue_report, name="revenue-report"),
-    path("health/", core.health, name="health"),
-    path("liveness/", core.liveness, name="liveness"),
+    path("", include("otel_trainerhub.health.urls")),
 ]

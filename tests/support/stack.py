@@ -97,7 +97,9 @@ class Proc:
         return self.popen.returncode
 
 
-def start_gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 3, max_requests: int = 0, name: str = "gunicorn") -> tuple[Proc, str]:
+def start_gunicorn(
+    env: dict[str, str], log_dir: Path, *, workers: int = 3, max_requests: int = 0, name: str = "gunicorn", ready_path: str = "/liveness/"
+) -> tuple[Proc, str]:
     port = free_port()
     argv = [
         str(BIN / "gunicorn"),
@@ -113,7 +115,7 @@ def start_gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 3, max_
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(url + "/liveness/", timeout=2) as r:
+            with urllib.request.urlopen(url + ready_path, timeout=2) as r:
                 if r.status == 200:
                     break
         except OSError:

@@ -91,7 +91,7 @@ def test_defaults_follow_the_guide() -> None:
     assert settings.performance_monitoring_enabled is True
     assert settings.health_check_enabled is True
     assert settings.exporter_protocol == "http/protobuf"
-    assert settings.untraced_paths == ("/health/", "/readiness/", "/liveness/", "/metrics")
+    assert settings.untraced_paths == ("/health/", "/readiness/", "/liveness/", "/api/system-info/", "/metrics")
 
 
 def test_keyword_beats_environment_beats_default() -> None:

@@ -16,6 +16,8 @@ log = logging.getLogger("apps.analytics")
 @shared_task
 def rollup_daily_stats(days: int = 1) -> int:
     """Aggregate yesterday's (or the last ``days`` days') bookings and revenue into DailyStat rows."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
     today = timezone.now().date()
     written = 0
     for offset in range(1, days + 1):

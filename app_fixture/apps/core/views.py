@@ -1,8 +1,6 @@
 import json
 import logging
 
-from django.core.cache import cache
-from django.db import connection
 from django.http import JsonResponse
 
 log = logging.getLogger("apps")
@@ -10,27 +8,6 @@ log = logging.getLogger("apps")
 
 def ping(request):
     return JsonResponse({"ok": True})
-
-
-def liveness(request):
-    return JsonResponse({"status": "alive"})
-
-
-def health(request):
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = {"status": "healthy", "message": "OK"}
-    except Exception as exc:
-        checks["database"] = {"status": "unhealthy", "message": exc.__class__.__name__}
-    try:
-        cache.set("health:probe", "1", 5)
-        checks["cache"] = {"status": "healthy" if cache.get("health:probe") == "1" else "unhealthy", "message": "OK"}
-    except Exception as exc:
-        checks["cache"] = {"status": "unhealthy", "message": exc.__class__.__name__}
-    healthy = all(c["status"] == "healthy" for c in checks.values())
-    return JsonResponse({"status": "healthy" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
 
 
 def json_body(request):

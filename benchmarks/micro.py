@@ -1,0 +1,177 @@
+"""Micro benchmarks: what our processors add per span, what our logging costs per line.
+
+    .venv/bin/python benchmarks/micro.py            # writes benchmarks/results/micro.json and .md
+
+Each figure is measured with pyperf (separate worker processes, calibrated loops) against
+a baseline measured in the same run:
+
+* spans: the bare SDK (TracerProvider + a span processor exporting to a sink that drops)
+  vs the same plus our processors (redaction, attribution with N+1/slow detection, the
+  record-every sampler), for SQL, Redis and other spans under a request root;
+* log lines: stdlib ``logging`` with python-json-logger's JSON formatter vs our structlog
+  pipeline (trace context, redaction, orjson), both writing to a null stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyperf
+
+CHILDREN = 100
+STATEMENTS = [
+    'SELECT "bookings_booking"."id", "bookings_booking"."starts_at" FROM "bookings_booking" WHERE "bookings_booking"."client_id" = %s ORDER BY "bookings_booking"."starts_at" DESC LIMIT 20',
+    'SELECT "users_user"."id", "users_user"."username" FROM "users_user" WHERE "users_user"."id" = %s LIMIT 21',
+    'INSERT INTO "notifications_notification" ("user_id", "channel", "template", "status") VALUES (%s, %s, %s, %s) RETURNING "id"',
+    'SELECT COUNT(*) AS "__count" FROM "bookings_booking" WHERE ("bookings_booking"."client_id" = %s AND "bookings_booking"."status" = %s)',
+    'UPDATE "payments_payment" SET "status" = %s, "provider_reference" = %s WHERE "payments_payment"."id" = %s',
+]
+
+
+def _tracer(ours: bool):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    class Drop(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    if ours:
+        from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
+        from otel_trainerhub.processors.redaction import RedactionProcessor
+
+        provider = TracerProvider(sampler=RecordEverySampler(ALWAYS_ON))
+        provider.add_span_processor(RedactionProcessor())
+        # The benchmark's request repeats 5 statements 20 times each: with the default
+        # threshold every root would be an N+1 finding and log a line. Findings are a
+        # per-root cost; this measures the per-span one.
+        provider.add_span_processor(AttributionProcessor(MeterProvider(), n_plus_one_threshold=CHILDREN + 1))
+    else:
+        provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(SimpleSpanProcessor(Drop()))
+    return provider.get_tracer("bench")
+
+
+def _children(kind: str):
+    from opentelemetry.trace import SpanKind
+
+    if kind == "sql":
+        return [("SELECT", SpanKind.CLIENT, {"db.system": "postgresql", "db.name": "trainerhub", "db.statement": STATEMENTS[i % len(STATEMENTS)]}) for i in range(CHILDREN)]
+    if kind == "redis":
+        return [("GET", SpanKind.CLIENT, {"db.system": "redis", "db.statement": f"GET schedule:{i % 7}", "net.peer.name": "127.0.0.1"}) for i in range(CHILDREN)]
+    return [("render", SpanKind.INTERNAL, {"template": "bookings/list.html"}) for _ in range(CHILDREN)]
+
+
+def bench_spans(loops: int, ours: bool, kind: str) -> float:
+    """Time per child span: a request root with CHILDREN children of one kind, ``loops`` times."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = _tracer(ours)
+    children = _children(kind)
+    started = time.perf_counter()
+    for _ in range(loops):
+        root = tracer.start_span("GET api/bookings/", kind=SpanKind.SERVER, attributes={"http.route": "api/bookings/", "http.target": "/api/bookings/?page=2"})
+        with trace.use_span(root, end_on_exit=True):
+            for name, span_kind, attributes in children:
+                with tracer.start_as_current_span(name, kind=span_kind, attributes=attributes):
+                    pass
+    return (time.perf_counter() - started) / CHILDREN
+
+
+def _logger(ours: bool) -> logging.Logger:
+    stream = open(os.devnull, "w")
+    if ours:
+        import otel_trainerhub.logs.setup as setup
+        from otel_trainerhub.settings import load_settings
+
+        setup.configure_logging(load_settings({}))
+        for handler in setup._handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(stream)
+        return logging.getLogger("apps.bookings")
+    from pythonjsonlogger.json import JsonFormatter
+
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("apps.bookings")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def bench_log(loops: int, ours: bool) -> float:
+    logger = _logger(ours)
+    started = time.perf_counter()
+    for i in range(loops):
+        logger.info("booking created", extra={"booking_id": i, "trainer_id": 7, "path": "/api/bookings/", "duration_ms": 12.5})
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    runner = pyperf.Runner()
+    means: dict[str, float] = {}
+
+    def run(name: str, *args: object) -> None:
+        benchmark = runner.bench_time_func(name, *args, inner_loops=1)
+        if benchmark is not None and not runner.args.worker:
+            means[name] = benchmark.mean()
+
+    for kind in ("sql", "redis", "other"):
+        run(f"span-{kind}-sdk", bench_spans, False, kind)
+        run(f"span-{kind}-ours", bench_spans, True, kind)
+    run("log-line-stdlib-json", bench_log, False)
+    run("log-line-ours", bench_log, True)
+    if runner.args.worker or not means:
+        return
+    write_report(means, Path(__file__).parent / "results")
+
+
+def write_report(means: dict[str, float], results_dir: Path) -> None:
+    results_dir.mkdir(exist_ok=True)
+    rows = []
+    for kind in ("sql", "redis", "other"):
+        sdk, ours = means[f"span-{kind}-sdk"], means[f"span-{kind}-ours"]
+        rows.append({"benchmark": f"per {kind} span", "baseline": "bare SDK", "baseline_us": sdk * 1e6, "ours_us": ours * 1e6, "added_us": (ours - sdk) * 1e6, "ratio": ours / sdk})
+    std, ours = means["log-line-stdlib-json"], means["log-line-ours"]
+    rows.append({"benchmark": "per log line", "baseline": "stdlib logging + python-json-logger", "baseline_us": std * 1e6, "ours_us": ours * 1e6, "added_us": (ours - std) * 1e6, "ratio": ours / std})
+    meta = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu": _cpu(),
+        "python": platform.python_version(),
+        "command": "python benchmarks/micro.py",
+    }
+    (results_dir / "micro.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    lines = [
+        f"# Micro benchmarks ({meta['date']}, {meta['cpu']}, Python {meta['python']})",
+        "",
+        "| benchmark | baseline | baseline µs | ours µs | added µs | ratio |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {r['benchmark']} | {r['baseline']} | {r['baseline_us']:.2f} | {r['ours_us']:.2f} | {r['added_us']:+.2f} | {r['ratio']:.2f} |" for r in rows]
+    (results_dir / "micro.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def _cpu() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    main()
