@@ -4,7 +4,8 @@ Two rules:
 
 * **by key**: a value stored under a sensitive name (password, token, secret, api key,
   authorization, cookie, session, card number, DSN...) is replaced whole;
-* **in free text**: card numbers (13-19 digits passing the Luhn check), e-mail addresses,
+* **in free text**: card numbers (13-19 digits passing the Luhn check, or anything written
+  in card groups such as ``4111 1111 1111 111x``), e-mail addresses,
   ``Bearer``/``Basic`` credentials and ``key=value`` pairs with a sensitive key are masked
   wherever they appear in a string; control characters (newlines included) are escaped, so
   user input cannot forge a second log line.
@@ -31,6 +32,8 @@ _ALLOWED_KEYS: Final = frozenset(
 )
 
 _CARD = re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])")
+# Written in card groups (4111 1111 1111 111x): masked whatever the check digit says.
+_CARD_GROUPS = re.compile(r"(?<![\w])\d{4}([ -])\d{4}\1\d{4}\1[\dA-Za-z*]{1,7}(?![\w])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=\-]{4,}", re.IGNORECASE)
 # key=value, key: value, "key": "value", 'key': 'value' where the key ends in a sensitive
@@ -77,6 +80,7 @@ def redact_text(text: str, *, escape_control: bool = True) -> str:
     if not _MAYBE.search(text):
         return text
     text = _CARD.sub(_mask_card, text)
+    text = _CARD_GROUPS.sub("[CARD]", text)
     text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
     text = _EMAIL.sub("[EMAIL]", text)

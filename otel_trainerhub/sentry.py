@@ -127,6 +127,11 @@ def init_sentry(settings: Settings) -> bool:
         include_local_variables=True,
     )
     _initialised = True
+    from sentry_sdk.integrations.logging import ignore_logger
+
+    # A failed request is already an event (its exception); its request line is not another.
+    ignore_logger("otel_trainerhub.request")
+    ignore_logger("otel_trainerhub.export")  # telemetry trouble is counted, not paged on
     try:
         from celery import signals
     except ImportError:

@@ -19,6 +19,7 @@ def test_card_numbers_are_masked_only_when_they_pass_luhn() -> None:
     assert redact_text("card 4000-0000-0000-0002 declined") == "card [CARD] declined"
     assert redact_text("4111111111111111") == "[CARD]"
     assert redact_text("order 1234567890123 shipped") == "order 1234567890123 shipped"  # fails Luhn
+    assert redact_text("malformed card number '4111 1111 1111 111x'") == "malformed card number '[CARD]'"
     assert redact_text("GET /api/trainers/12/schedule/ 200 in 35 ms") == "GET /api/trainers/12/schedule/ 200 in 35 ms"
 
 
