@@ -38,6 +38,7 @@ _perf_log = logging.getLogger("otel_trainerhub.performance")
 _STATE = "_trainerhub_root"  # the attribute a span carries its root's state in
 _MAX_FINGERPRINTS = 256
 _ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ")
 
 
 class RootState:
@@ -167,8 +168,8 @@ class AttributionProcessor(SpanProcessor):
             with state.lock:
                 state.db_count += 1
                 state.db_ns += elapsed
-                if not isinstance(statement, str):
-                    return
+                if not isinstance(statement, str) or statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
+                    return  # BEGIN/COMMIT/SAVEPOINT repeat by nature: counted, never an N+1
                 key = fingerprint(statement)
                 seen = state.fingerprints.get(key)
                 if seen is None:
@@ -214,7 +215,8 @@ class AttributionProcessor(SpanProcessor):
             if source:
                 found["trainerhub.n_plus_one.source"] = source
             self._n_plus_one_found.add(1, metric_attributes)
-        slow = duration_ns > self._slow_route_ns.get(route, self._slow_ns)
+        # Requests and tasks have a latency budget; a management command (a migration) has none.
+        slow = kind != "command" and duration_ns > self._slow_route_ns.get(route, self._slow_ns)
         if slow:
             found["trainerhub.slow"] = True
             self._slow.add(1, metric_attributes)

@@ -182,9 +182,14 @@ def test_below_threshold_and_varied_statements_are_not_n_plus_one(rig: Rig) -> N
     with rig.tracer.start_as_current_span("root", kind=SpanKind.SERVER):
         for i in range(4):
             db(rig.tracer, f"SELECT * FROM a WHERE id = {i}")
+        for _ in range(10):
+            db(rig.tracer, "SAVEPOINT s1")
+            db(rig.tracer, "BEGIN")
         for table in "bcdefgh":
             db(rig.tracer, f"SELECT * FROM {table} WHERE id = 1")
-    assert "trainerhub.n_plus_one.count" not in rig.roots()["root"]
+    attrs = rig.roots()["root"]
+    assert "trainerhub.n_plus_one.count" not in attrs
+    assert attrs["trainerhub.db.query_count"] == 4 + 7 + 20
 
 
 def test_slow_request_is_flagged_logged_in_the_guides_shape_and_counted(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
@@ -220,6 +225,12 @@ def test_slow_task_logs_its_task_name() -> None:
         logger.removeHandler(handler)
     (record,) = records
     assert record.getMessage() == "Slow task" and record.task_name == "apps.x" and record.duration_ms == 50.0
+
+
+def test_commands_are_never_slow() -> None:
+    rig = make_rig(slow_threshold_s=0.1)
+    rig.tracer.start_span("manage.py migrate", attributes={"trainerhub.command.name": "migrate"}, start_time=0).end(end_time=5000 * MS)
+    assert "trainerhub.slow" not in rig.roots()["manage.py migrate"]
 
 
 def test_per_route_threshold_overrides_the_default() -> None:
