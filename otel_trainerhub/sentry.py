@@ -121,7 +121,7 @@ def init_sentry(settings: Settings) -> bool:
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
             *([OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False, capture_exceptions=False)] if otel_tracing else []),
         ],
-        before_send=_redact_event,  # type: ignore[arg-type]
+        before_send=_redact_event,
         before_breadcrumb=_redact_breadcrumb,
         max_request_body_size="small",
         include_local_variables=True,

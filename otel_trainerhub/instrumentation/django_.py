@@ -42,8 +42,8 @@ def is_untraced(path: str) -> bool:
     return False
 
 
-class UntracedPathsMiddleware:
-    """Runs probe and scrape requests with instrumentation suppressed, their SQL and Redis included."""
+class HybridMiddleware:
+    """A middleware for sync and async stacks alike: ``__call__`` answers sync, ``_acall`` async."""
 
     sync_capable = True
     async_capable = True
@@ -54,7 +54,11 @@ class UntracedPathsMiddleware:
 
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
-            markcoroutinefunction(self)
+            markcoroutinefunction(self)  # type: ignore[type-var]
+
+
+class UntracedPathsMiddleware(HybridMiddleware):
+    """Runs probe and scrape requests with instrumentation suppressed, their SQL and Redis included."""
 
     def __call__(self, request: Any) -> Any:
         if self._is_async:

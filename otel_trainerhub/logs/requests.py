@@ -7,13 +7,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import structlog
 from opentelemetry import trace
 
-from otel_trainerhub.instrumentation.django_ import is_untraced, loaded_user, trainer_id_of
+from otel_trainerhub.instrumentation.django_ import HybridMiddleware, is_untraced, loaded_user, trainer_id_of
 
 __all__ = ["RequestLoggingMiddleware", "log_security_event", "client_address", "connect_security_signals"]
 
@@ -66,19 +65,8 @@ def log_security_event(event: str, request: Any = None, *, level: int = logging.
     security_log.log(level, event, extra={"security_event": event, **fields})
 
 
-class RequestLoggingMiddleware:
+class RequestLoggingMiddleware(HybridMiddleware):
     """One line per request with the guide's fields; binds request_id for every line in between."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[Any], Any]) -> None:
-        self.get_response = get_response
-        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
-        self._is_async = iscoroutinefunction(get_response)
-        if self._is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: Any) -> Any:
         if self._is_async:

@@ -24,10 +24,10 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanKind, get_current_span
 
-from otel_trainerhub.processors.frozen import set_frozen_attribute
+from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
 from otel_trainerhub.processors.source import application_frame
 from otel_trainerhub.sql import fingerprint
 
@@ -85,7 +85,7 @@ def _route(attributes: Mapping[str, Any]) -> tuple[str, str]:
     return "other", "unknown"
 
 
-class AttributionProcessor(SpanProcessor):
+class AttributionProcessor(OnEndingProcessor):
     """Sums database, cache and outbound HTTP work onto each local root; flags N+1s and slow roots."""
 
     def __init__(
@@ -142,15 +142,6 @@ class AttributionProcessor(SpanProcessor):
                 self._count_child(span, state)
         except Exception:  # never into the application's code path (STYLE §3)
             _perf_log.debug("otel_trainerhub: attribution failed", exc_info=True)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
     # -- the work --
 

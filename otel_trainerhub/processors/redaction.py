@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Span
 
-from otel_trainerhub.processors.frozen import set_frozen_attribute
+from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
 from otel_trainerhub.redaction import REDACTED, is_sensitive_key, redact_text
 
 __all__ = ["RedactionProcessor"]
@@ -22,10 +21,7 @@ _HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
 _EVENT_KEYS: Final = ("exception.message", "exception.stacktrace")
 
 
-class RedactionProcessor(SpanProcessor):
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        pass
-
+class RedactionProcessor(OnEndingProcessor):
     def _on_ending(self, span: Span) -> None:
         try:
             attributes: Any = span._attributes
@@ -47,12 +43,3 @@ class RedactionProcessor(SpanProcessor):
                         set_frozen_attribute(event_attributes, key, redact_text(value, escape_control=False))
         except Exception:  # never into the application's code path
             pass
-
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True

@@ -6,22 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+
+from tests.support.fresh import run_python
 
 
 def run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / "case.py"
-    script.write_text(textwrap.dedent(code))
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        env={"PATH": "/usr/bin:/bin", "OTEL_TRAINERHUB_SPAN_FILE": str(tmp_path / "spans.jsonl"), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
+    return run_python(code, tmp_path, {"OTEL_TRAINERHUB_SPAN_FILE": str(tmp_path / "spans.jsonl"), **env})
 
 
 def spans(tmp_path: Path) -> list[dict]:

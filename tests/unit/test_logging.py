@@ -5,27 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.support.fresh import run_python
 
 GUIDE_KEYS = {"timestamp", "levelname", "name", "message"}
 
 
 def run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / "case.py"
-    script.write_text(textwrap.dedent(code))
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        env={"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "none", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
+    return run_python(code, tmp_path, {"OTEL_TRACES_EXPORTER": "none", **env})
 
 
 def lines(text: str) -> list[dict]:

@@ -1,8 +1,11 @@
-"""Writing to a span's attributes in ``_on_ending``, the last moment they can change."""
+"""What our span processors share: they work in ``_on_ending``, the last moment a span can change."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 
 def set_frozen_attribute(attributes: Any, key: str, value: Any) -> None:
@@ -21,3 +24,19 @@ def set_frozen_attribute(attributes: Any, key: str, value: Any) -> None:
         attributes[key] = value
     finally:
         attributes._immutable = frozen
+
+
+class OnEndingProcessor(SpanProcessor):
+    """A span processor that acts in ``_on_ending`` only (subclasses override it and, if they need, ``on_start``)."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
