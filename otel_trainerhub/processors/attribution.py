@@ -146,7 +146,7 @@ class AttributionProcessor(OnEndingProcessor):
     # -- the work --
 
     def _count_child(self, span: Span, state: RootState) -> None:
-        attributes: Any = span._attributes
+        attributes: Any = span._attributes._dict  # type: ignore[union-attr]
         elapsed = span._end_time - span._start_time  # type: ignore[operator]
         system = attributes.get("db.system") or attributes.get("db.system.name")
         if system is not None:

@@ -7,6 +7,7 @@ database statements were already masked at the source (``instrumentation/dbapi_p
 
 from __future__ import annotations
 
+import os
 from typing import Any, Final
 
 from opentelemetry.sdk.trace import Span
@@ -21,20 +22,38 @@ _HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
 _EVENT_KEYS: Final = ("exception.message", "exception.stacktrace")
 
 
+# The instrumentations capture headers only when told to by these variables.
+_HEADER_CAPTURE_VARIABLES: Final = (
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE",
+)
+_FREE_TEXT_KEY_SET: Final = frozenset(_FREE_TEXT_KEYS)
+
+
 class RedactionProcessor(OnEndingProcessor):
+    def __init__(self, *, scan_headers: bool | None = None) -> None:
+        # Header attributes exist only where header capture is configured: scan for them then.
+        self._scan_headers = any(os.environ.get(v) for v in _HEADER_CAPTURE_VARIABLES) if scan_headers is None else scan_headers
+
     def _on_ending(self, span: Span) -> None:
         try:
             attributes: Any = span._attributes
-            for key in _FREE_TEXT_KEYS:
-                value = attributes.get(key)
-                if isinstance(value, str):
-                    masked = redact_text(value, escape_control=False)
-                    if masked is not value and masked != value:
-                        set_frozen_attribute(attributes, key, masked)
-            if len(attributes) > 12 or any(k.startswith(_HEADER_PREFIXES) for k in attributes):
-                for key in list(attributes):
-                    if is_sensitive_key(key.rsplit(".", 1)[-1]) and attributes[key] not in (None, ""):
+            plain = attributes._dict  # reads without the mapping's per-key exception path
+            if not _FREE_TEXT_KEY_SET.isdisjoint(plain):
+                for key in _FREE_TEXT_KEYS:
+                    value = plain.get(key)
+                    if isinstance(value, str):
+                        masked = redact_text(value, escape_control=False)
+                        if masked != value:
+                            set_frozen_attribute(attributes, key, masked)
+            if self._scan_headers:
+                for key in [k for k in plain if k.startswith(_HEADER_PREFIXES)]:
+                    if is_sensitive_key(key.rsplit(".", 1)[-1]) and plain[key] not in (None, ""):
                         set_frozen_attribute(attributes, key, REDACTED)
+            if not span._events:
+                return
             for event in span._events:
                 event_attributes: Any = event.attributes
                 for key in _EVENT_KEYS:

@@ -61,7 +61,7 @@ def test_by_key_replaces_the_whole_value_recursively() -> None:
 
 def test_span_attributes_and_exception_events_are_redacted() -> None:
     provider = TracerProvider()
-    provider.add_span_processor(RedactionProcessor())
+    provider.add_span_processor(RedactionProcessor(scan_headers=True))
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("t")
