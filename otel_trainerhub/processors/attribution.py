@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,15 @@ _STATE = "_trainerhub_root"  # the attribute a span carries its root's state in
 _MAX_FINGERPRINTS = 256
 _ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ")
+
+
+@lru_cache(maxsize=4096)
+def _n_plus_one_key(statement: str) -> str | None:
+    """The statement's fingerprint, or None for transaction control (BEGIN, SAVEPOINT...),
+    which repeats by nature and is never an N+1."""
+    if statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
+        return None
+    return fingerprint(statement)
 
 
 class RootState:
@@ -122,8 +132,8 @@ class AttributionProcessor(OnEndingProcessor):
     # -- span lifecycle --
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        parent = span.parent
-        if parent is None or parent.is_remote or span.kind in _ROOT_KINDS:
+        parent = span._parent
+        if parent is None or parent.is_remote or span._kind in _ROOT_KINDS:
             setattr(span, _STATE, RootState())
             return
         state = getattr(get_current_span(parent_context), _STATE, None)
@@ -135,7 +145,8 @@ class AttributionProcessor(OnEndingProcessor):
         if state is None:
             return
         try:
-            if span.parent is None or span.parent.is_remote or span.kind in _ROOT_KINDS:
+            parent = span._parent
+            if parent is None or parent.is_remote or span._kind in _ROOT_KINDS:
                 if state.open:
                     self._finish_root(span, state)
             elif state.open:
@@ -156,12 +167,12 @@ class AttributionProcessor(OnEndingProcessor):
                     state.cache_ns += elapsed
                 return
             statement = attributes.get("db.statement") or attributes.get("db.query.text")
+            key = _n_plus_one_key(statement) if isinstance(statement, str) else None
             with state.lock:
                 state.db_count += 1
                 state.db_ns += elapsed
-                if not isinstance(statement, str) or statement.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL):
-                    return  # BEGIN/COMMIT/SAVEPOINT repeat by nature: counted, never an N+1
-                key = fingerprint(statement)
+                if key is None:
+                    return
                 seen = state.fingerprints.get(key)
                 if seen is None:
                     if len(state.fingerprints) >= _MAX_FINGERPRINTS:

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind
 
 from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
+from otel_trainerhub.processors.attribution import _n_plus_one_key
 from otel_trainerhub.sql import fingerprint
 
 MS = 1_000_000  # ns
@@ -288,11 +289,13 @@ def test_ten_thousand_children_keep_per_root_state_bounded() -> None:
     root = tracer.start_span("root", kind=SpanKind.SERVER)
     state = weakref.ref(getattr(root, "_trainerhub_root"))
     fingerprint.cache_clear()
+    _n_plus_one_key.cache_clear()
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     child = ten_thousand_children(root)
     fingerprint.cache_clear()
+    _n_plus_one_key.cache_clear()
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
