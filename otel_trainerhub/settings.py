@@ -96,6 +96,8 @@ class Settings:
     log_trusted_proxy_count: int = 1
     debug_logging: bool = False
     health_check_enabled: bool = True
+    health_check_timeout: float = 2.0
+    health_check_cache_seconds: float = 3.0
     monitoring_key: str | None = None
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = 0.0
@@ -293,6 +295,8 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "LOG_TRUSTED_PROXY_COUNT": ("log_trusted_proxy_count", _number(int, minimum=1, maximum=10)),
     "DEBUG_LOGGING": ("debug_logging", _bool),
     "HEALTH_CHECK_ENABLED": ("health_check_enabled", _bool),
+    "HEALTH_CHECK_TIMEOUT": ("health_check_timeout", _number(float, minimum=0.1, maximum=2.5)),
+    "HEALTH_CHECK_CACHE_SECONDS": ("health_check_cache_seconds", _number(float, minimum=0, maximum=300)),
     "MONITORING_KEY": ("monitoring_key", _optional_text),
     "SENTRY_DSN": ("sentry_dsn", _dsn),
     "SENTRY_TRACES_SAMPLE_RATE": ("sentry_traces_sample_rate", _number(float, minimum=0, maximum=1)),

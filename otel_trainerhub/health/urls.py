@@ -3,10 +3,10 @@
 from django.urls import URLPattern, path
 
 from otel_trainerhub.health import views
-from otel_trainerhub.settings import load_settings
+from otel_trainerhub import current_settings
 
 urlpatterns: list[URLPattern] = []
-if load_settings().health_check_enabled:
+if current_settings().health_check_enabled:
     urlpatterns = [
         path("health/", views.health, name="health"),
         path("readiness/", views.readiness, name="readiness"),

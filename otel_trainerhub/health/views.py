@@ -21,8 +21,6 @@ from otel_trainerhub.health.checks import Component, components, run_check
 
 __all__ = ["health", "readiness", "liveness", "system_info"]
 
-CHECK_TIMEOUT_S = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2"))
-CACHE_SECONDS = float(os.environ.get("HEALTH_CHECK_CACHE_SECONDS", "3"))
 _STARTED = time.monotonic()
 # Sync checks (the database) run here; a check stuck on a hung server holds one thread,
 # never the request, and at most this many at once.
@@ -51,7 +49,8 @@ def _settings() -> Any:
 
 
 async def _run_all(found: list[Component]) -> dict[str, dict[str, Any]]:
-    results = await asyncio.gather(*(run_check(c, _executor, CHECK_TIMEOUT_S) for c in found))
+    timeout = _settings().health_check_timeout
+    results = await asyncio.gather(*(run_check(c, _executor, timeout) for c in found))
     return dict(zip((c.name for c in found), results))
 
 
@@ -59,7 +58,7 @@ def _cached_or(key: str, compute: Any) -> tuple[int, dict[str, Any]]:
     now = time.monotonic()
     with _cache_lock:
         hit = _cached.get(key)
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
+        if hit is not None and now - hit[0] < _settings().health_check_cache_seconds:
             return hit[1], hit[2]
     status, body = compute()
     with _cache_lock:
