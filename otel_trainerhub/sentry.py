@@ -23,7 +23,7 @@ from typing import Any
 from opentelemetry import trace
 
 from otel_trainerhub.redaction import redact_mapping, redact_text
-from otel_trainerhub.settings import Settings
+from otel_trainerhub.settings import ConfigError, Settings
 
 __all__ = ["init_sentry", "flush_sentry"]
 
@@ -94,7 +94,10 @@ def init_sentry(settings: Settings) -> bool:
     global _initialised
     if not settings.sentry_dsn or _initialised:
         return _initialised
-    import sentry_sdk
+    try:
+        import sentry_sdk
+    except ImportError:
+        raise ConfigError("SENTRY_DSN", "<hidden>", "sentry-sdk installed as well: pip install 'otel-trainerhub[sentry]'") from None
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
     from sentry_sdk.integrations.logging import LoggingIntegration
