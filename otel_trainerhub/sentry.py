@@ -104,6 +104,9 @@ def init_sentry(settings: Settings) -> bool:
     from sentry_sdk.integrations.otlp import OTLPIntegration
     from sentry_sdk.integrations.redis import RedisIntegration
 
+    # Typed loosely on purpose: sentry-sdk's Event TypedDict is what these dict hooks receive.
+    before_send: Any = _redact_event
+    before_breadcrumb: Any = _redact_breadcrumb
     otel_tracing = not settings.sdk_disabled
     if otel_tracing and settings.sentry_traces_sample_rate:
         _log.info(
@@ -124,8 +127,8 @@ def init_sentry(settings: Settings) -> bool:
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
             *([OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False, capture_exceptions=False)] if otel_tracing else []),
         ],
-        before_send=_redact_event,
-        before_breadcrumb=_redact_breadcrumb,
+        before_send=before_send,
+        before_breadcrumb=before_breadcrumb,
         max_request_body_size="small",
         include_local_variables=True,
     )

@@ -66,7 +66,7 @@ def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpRecei
         assert http("GET", f"{url}/api/bookings/", token="stolen-or-expired", headers={"X-Forwarded-For": "192.0.2.50"})[0] == 401
 
         def settled(spans: list) -> bool:
-            return any(s.name.startswith("run/") for s in spans) and len([s for s in spans if s.kind == "SERVER"]) >= 6 and bool(receiver.log_requests)
+            return any(s.name.startswith("run/") for s in spans) and len([s for s in spans if s.kind == "SERVER"]) >= 7 and bool(receiver.log_requests)
 
         spans = receiver.wait_for(settled)
     finally:
