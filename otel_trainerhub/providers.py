@@ -128,6 +128,7 @@ class PerProcessExporter(SpanExporter):
         self._name = name
         self._pid = -1
         self._inner: SpanExporter | None = None
+        self._gate = new_fork_gate()
         self.in_flight = 0  # spans handed to export() that have not come back yet
 
     def _exporter(self) -> SpanExporter:
@@ -142,7 +143,8 @@ class PerProcessExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.in_flight += len(spans)
         try:
-            result = self._exporter().export(spans)
+            with fork_gate(self._gate):
+                result = self._exporter().export(spans)
         except Exception as exc:  # an exporter bug must not kill the export thread
             STATS.record_dropped(len(spans), "export_failed", f"{self._name}: {exc!r}")
             return SpanExportResult.FAILURE
@@ -174,11 +176,13 @@ class PerProcessMetricExporter(MetricExporter):
         self._factory = factory
         self._pid = os.getpid()
         self._inner: MetricExporter = probe
+        self._gate = new_fork_gate()
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        if self._pid != os.getpid():
-            self._inner, self._pid = self._factory(), os.getpid()
-        return self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        with fork_gate(self._gate):
+            if self._pid != os.getpid():
+                self._inner, self._pid = self._factory(), os.getpid()
+            return self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -188,24 +192,40 @@ class PerProcessMetricExporter(MetricExporter):
             self._inner.shutdown(timeout_millis=timeout_millis)
 
 
-# Metric collection takes SDK locks (aggregations, storage) on the reader's thread. A fork
-# in the middle of a collection would hand the child those locks held forever, and the
-# child's first measurement on that instrument would hang. The gate makes fork() wait for
-# an in-progress collection (milliseconds; the export that follows is not gated).
-_fork_gate = threading.Lock()
+# The fork gate. Background threads of a forking parent (the gunicorn master, Celery's main
+# process) collect metrics and export spans, logs and metrics. A fork in the middle of that
+# hands the child locks held by a thread that does not exist there: SDK aggregation locks,
+# and (seen in CI as a prefork child that never ran its task) per-module import locks taken
+# by an export importing its way through requests, protobuf or the idna codec. Every
+# collection and every export runs under a gate, and fork() waits for all of them: for an
+# export in flight, at most the exporter's timeout. One gate per exporter, so that the
+# signals' exports never wait for each other.
+_fork_gates: list[threading.Lock] = []
+
+
+def new_fork_gate() -> int:
+    """Register a gate; hold ``fork_gate(index)`` around that exporter's I/O."""
+    _fork_gates.append(threading.Lock())
+    return len(_fork_gates) - 1
+
+
+def fork_gate(index: int) -> threading.Lock:
+    """The gate ``index`` of this process (a forked child gets fresh ones)."""
+    return _fork_gates[index]
 
 
 def _gate_before_fork() -> None:
-    _fork_gate.acquire()
+    for gate in list(_fork_gates):
+        gate.acquire()
 
 
 def _gate_after_fork_in_parent() -> None:
-    _fork_gate.release()
+    for gate in reversed(list(_fork_gates)):
+        gate.release()
 
 
 def _gate_after_fork_in_child() -> None:
-    global _fork_gate
-    _fork_gate = threading.Lock()
+    _fork_gates[:] = [threading.Lock() for _ in _fork_gates]
 
 
 class ForkSafeMetricReader(PeriodicExportingMetricReader):
@@ -217,8 +237,10 @@ class ForkSafeMetricReader(PeriodicExportingMetricReader):
             super()._set_collect_callback(None)
             return
 
+        gate = new_fork_gate()
+
         def gated(reader: Any, timeout_millis: float = 10_000) -> Any:
-            with _fork_gate:
+            with fork_gate(gate):
                 return func(reader, timeout_millis=timeout_millis)
 
         super()._set_collect_callback(gated)
@@ -391,14 +413,20 @@ class Providers:
         return done
 
     def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
+        """Flush and stop, all of it within ``timeout`` seconds (servers give workers little time to exit)."""
         if self._shut_down:
             return
         self._shut_down = True
-        self.flush(timeout)
-        _run_bounded(self.tracer_provider.shutdown, timeout)
-        left = sum(p.undelivered() for p in self.batch_processors)
-        if left:
-            STATS.record_dropped(left, "shutdown_timeout", f"{left} spans undelivered after {timeout:g}s")
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.05, deadline - time.monotonic())
+
+        _run_bounded(self.tracer_provider.force_flush, left())
+        _run_bounded(self.tracer_provider.shutdown, left())
+        undelivered = sum(p.undelivered() for p in self.batch_processors)
+        if undelivered:
+            STATS.record_dropped(undelivered, "shutdown_timeout", f"{undelivered} spans undelivered after {timeout:g}s")
         summary = STATS.snapshot()
         if summary["spans_dropped"] or summary["logs_dropped"]:
             _log.warning(
@@ -410,9 +438,10 @@ class Providers:
                 sum(summary["logs_dropped"].values()),
                 ", ".join(f"{reason}: {n}" for reason, n in sorted(summary["logs_dropped"].items())),
             )
-        _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=timeout * 1000), timeout)
         if self.log_provider is not None:
-            _run_bounded(self.log_provider.shutdown, timeout)
+            _run_bounded(self.log_provider.force_flush, left())
+            _run_bounded(self.log_provider.shutdown, left())
+        _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=left() * 1000), left())
 
 
 def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
@@ -432,9 +461,20 @@ def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
     return bool(result and result[0] is not False)
 
 
+def _warm_up_export_path() -> None:
+    # Imports done here, on the main thread before any fork, are never half-done in a child.
+    "localhost".encode("idna")
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    encode_spans([]).SerializeToString()
+    encode_logs([]).SerializeToString()
+
+
 def build_providers(settings: Settings) -> Providers:
     global _at_fork_registered
     resource = build_resource(settings)
+    _warm_up_export_path()
 
     readers: list[ForkSafeMetricReader] = []
     if settings.exporter_endpoint and settings.traces_exporter == "otlp":

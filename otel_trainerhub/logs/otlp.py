@@ -15,7 +15,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExp
 from opentelemetry.sdk.resources import Resource
 
 from otel_trainerhub.logs.setup import _SHARED, _dumps, redact
-from otel_trainerhub.providers import STATS
+from otel_trainerhub.providers import STATS, fork_gate, new_fork_gate
 from otel_trainerhub.settings import Settings
 
 __all__ = ["OtlpLogHandler", "build_log_provider"]
@@ -43,12 +43,14 @@ class PerProcessLogExporter(LogRecordExporter):
         self._factory = factory
         self._pid = -1
         self._inner: LogRecordExporter | None = None
+        self._gate = new_fork_gate()
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
-        if self._inner is None or self._pid != os.getpid():
-            self._inner, self._pid = self._factory(), os.getpid()
         try:
-            result = self._inner.export(batch)
+            with fork_gate(self._gate):
+                if self._inner is None or self._pid != os.getpid():
+                    self._inner, self._pid = self._factory(), os.getpid()
+                result = self._inner.export(batch)
         except Exception as exc:
             STATS.record_dropped(len(batch), "export_failed", repr(exc), signal="logs")
             return LogRecordExportResult.FAILURE

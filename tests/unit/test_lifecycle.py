@@ -157,3 +157,41 @@ def test_fork_waits_for_an_in_progress_metric_collection(tmp_path: Path) -> None
         tmp_path,
     )
     assert "child saw collection finished" in result.stdout.splitlines()
+
+
+def test_fork_waits_for_an_export_in_flight(tmp_path: Path) -> None:
+    # An export imports and locks its way through requests and protobuf on a background
+    # thread; a child forked in the middle inherited those locks held (a prefork child that
+    # never ran its task, seen in CI). fork() now waits for the export.
+    result = run(
+        """
+        import os, threading, time
+        import otel_trainerhub
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+        otel_trainerhub.configure()
+        state = {"exporting": threading.Event(), "done": False}
+
+        class Slow(SpanExporter):
+            def export(self, spans):
+                state["exporting"].set()
+                time.sleep(0.5)
+                state["done"] = True
+                return SpanExportResult.SUCCESS
+
+        processor = otel_trainerhub._state.providers.batch_processors[0]
+        processor._batch_processor._exporter._factory = Slow
+        with trace.get_tracer("case").start_as_current_span("s"):
+            pass
+        threading.Thread(target=processor.force_flush, daemon=True).start()
+        state["exporting"].wait(5)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if state["done"] else 3)
+        _, status = os.waitpid(pid, 0)
+        print("child saw export finished" if os.waitstatus_to_exitcode(status) == 0 else "forked mid-export")
+        """,
+        tmp_path,
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+    )
+    assert "child saw export finished" in result.stdout.splitlines()
