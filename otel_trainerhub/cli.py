@@ -117,10 +117,6 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def _label(root: SpanRecord) -> str:
-    return root.name
-
-
 def render(spans: list[SpanRecord], out: Any = None) -> None:
     try:
         from rich.console import Console
@@ -136,7 +132,7 @@ def render(spans: list[SpanRecord], out: Any = None) -> None:
         return
     groups: dict[str, list[SpanRecord]] = defaultdict(list)
     for root in roots:
-        groups[_label(root)].append(root)
+        groups[root.name].append(root)
 
     table = Table(title=f"{len(roots)} requests, tasks and commands in {len({s.trace_id for s in spans})} traces")
     for column in ("endpoint / task", "count", "p50 ms", "p95 ms", "p99 ms", "mean queries", "mean DB ms", "errors"):
@@ -162,13 +158,13 @@ def render(spans: list[SpanRecord], out: Any = None) -> None:
     for root in sorted(roots, key=lambda r: r.start):
         a = root.attributes
         if a.get("trainerhub.slow"):
-            findings.add_row("slow", _label(root), f"{root.duration_ms:.0f} ms", root.trace_id)
+            findings.add_row("slow", root.name, f"{root.duration_ms:.0f} ms", root.trace_id)
         if a.get("trainerhub.n_plus_one.count"):
             detail = f"{a['trainerhub.n_plus_one.count']}x {str(a.get('trainerhub.n_plus_one.statement', ''))[:60]}"
-            findings.add_row("N+1", _label(root), detail, root.trace_id)
+            findings.add_row("N+1", root.name, detail, root.trace_id)
         if root.error:
             status = a.get("http.response.status_code", a.get("http.status_code", ""))
-            findings.add_row("error", _label(root), f"status {status}".strip(), root.trace_id)
+            findings.add_row("error", root.name, f"status {status}".strip(), root.trace_id)
     if findings.row_count:
         console.print(findings)
 

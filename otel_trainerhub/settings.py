@@ -103,14 +103,6 @@ class Settings:
     sentry_traces_sample_rate: float = 0.0
     sentry_profiles_sample_rate: float = 0.0
 
-    @property
-    def export_enabled(self) -> bool:
-        return not self.sdk_disabled and (
-            (self.traces_exporter == "otlp" and self.exporter_endpoint is not None)
-            or self.traces_exporter == "console"
-            or self.span_file is not None
-        )
-
     def __repr__(self) -> str:
         # Secrets stay out of reprs, tracebacks and debug output.
         shown = {

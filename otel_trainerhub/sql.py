@@ -32,13 +32,20 @@ _VALUES_ROWS = re.compile(r"(\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,
 _SPACE = re.compile(r"\s+")
 
 
-def _mask(match: re.Match[str]) -> str:
+_LITERALS = frozenset({"string", "dollar", "number"})
+_VALUES = _LITERALS | {"placeholder"}
+
+
+def _mask_literals(match: re.Match[str]) -> str:
+    return "?" if match.lastgroup in _LITERALS else match.group(0)
+
+
+def _mask_values(match: re.Match[str]) -> str:
+    """Literals and placeholders to ``?``, comments dropped: what differs between runs of one query."""
     kind = match.lastgroup
-    if kind in ("string", "dollar", "number"):
-        return "?"
-    if kind == "placeholder":
-        return "?"
-    return match.group(0)
+    if kind == "comment":
+        return ""
+    return "?" if kind in _VALUES else match.group(0)
 
 
 @lru_cache(maxsize=4096)
@@ -47,19 +54,13 @@ def sanitize(statement: str) -> str:
 
     Placeholders are kept as written; comments and identifiers are left alone.
     """
-
-    def mask_literals_only(match: re.Match[str]) -> str:
-        if match.lastgroup in ("string", "dollar", "number"):
-            return "?"
-        return match.group(0)
-
-    return _TOKENS.sub(mask_literals_only, statement)
+    return _TOKENS.sub(_mask_literals, statement)
 
 
 @lru_cache(maxsize=4096)
 def fingerprint(statement: str) -> str:
     """A normalised form shared by every run of "the same query" with other values."""
-    text = _TOKENS.sub(lambda m: "" if m.lastgroup == "comment" else _mask(m), statement)
+    text = _TOKENS.sub(_mask_values, statement)
     text = _IN_LIST.sub("IN (...)", text)
     text = _VALUES_ROWS.sub(r"\1, ...", text)
     return _SPACE.sub(" ", text).strip()

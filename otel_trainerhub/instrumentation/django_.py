@@ -42,6 +42,11 @@ def is_untraced(path: str) -> bool:
     return False
 
 
+def _suppressed() -> Any:
+    """The current context with all instrumentation (HTTP included) suppressed."""
+    return set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+
+
 class HybridMiddleware:
     """A middleware for sync and async stacks alike: ``__call__`` answers sync, ``_acall`` async."""
 
@@ -65,7 +70,7 @@ class UntracedPathsMiddleware(HybridMiddleware):
             return self._acall(request)
         if not is_untraced(request.path):
             return self.get_response(request)
-        token = attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)))
+        token = attach(_suppressed())
         try:
             return self.get_response(request)
         finally:
@@ -75,7 +80,7 @@ class UntracedPathsMiddleware(HybridMiddleware):
         get_response: Callable[[Any], Awaitable[Any]] = self.get_response
         if not is_untraced(request.path):
             return await get_response(request)
-        token = attach(set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)))
+        token = attach(_suppressed())
         try:
             return await get_response(request)
         finally:

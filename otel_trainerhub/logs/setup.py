@@ -63,20 +63,20 @@ def add_logger_name(logger: Any, method_name: str, event_dict: MutableMapping[st
     return event_dict
 
 
-def redact(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """The redaction policy; control characters are left to the JSON encoder, which escapes them."""
-    for key, value in event_dict.items():
-        if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
-            event_dict[key] = redact_value(key, value, escape_control=False)
-    return event_dict
+def _redactor(*, escape_control: bool) -> Any:
+    def redact(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in event_dict.items():
+            if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
+                event_dict[key] = redact_value(key, value, escape_control=escape_control)
+        return event_dict
+
+    return redact
 
 
-def redact_for_terminal(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """The redaction policy, escaping control characters: a console line has no encoder to do it."""
-    for key, value in event_dict.items():
-        if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
-            event_dict[key] = redact_value(key, value)
-    return event_dict
+# The redaction policy. For JSON, control characters are left to the encoder, which escapes
+# them; a console line has no encoder to do it.
+redact = _redactor(escape_control=False)
+redact_for_terminal = _redactor(escape_control=True)
 
 
 def _dumps(value: Any, **_kw: Any) -> str:
