@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -54,6 +54,7 @@ from otel_trainerhub.settings import Settings
 __all__ = ["STATS", "TelemetryStats", "Providers", "build_providers"]
 
 _log = logging.getLogger("otel_trainerhub.export")
+T = TypeVar("T")
 
 SHUTDOWN_TIMEOUT_S = 5.0
 _WARN_INTERVAL_S = 10.0
@@ -117,81 +118,6 @@ def _reset_stats_in_child() -> None:
     STATS.reset()
 
 
-class PerProcessExporter(SpanExporter):
-    """Builds its real exporter in the process that first exports, again after each fork.
-
-    Results are counted: a batch the exporter refused or failed on is a drop.
-    """
-
-    def __init__(self, factory: Callable[[], SpanExporter], *, name: str) -> None:
-        self._factory = factory
-        self._name = name
-        self._pid = -1
-        self._inner: SpanExporter | None = None
-        self._gate = new_fork_gate()
-        self.in_flight = 0  # spans handed to export() that have not come back yet
-
-    def _exporter(self) -> SpanExporter:
-        # No lock: the batch processor serialises export() calls under its own export lock
-        # (which the SDK re-creates after fork), and a lock of ours could be inherited held.
-        pid = os.getpid()
-        if self._inner is None or self._pid != pid:
-            self._inner = self._factory()
-            self._pid = pid
-        return self._inner
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.in_flight += len(spans)
-        try:
-            with fork_gate(self._gate):
-                result = self._exporter().export(spans)
-        except Exception as exc:  # an exporter bug must not kill the export thread
-            STATS.record_dropped(len(spans), "export_failed", f"{self._name}: {exc!r}")
-            return SpanExportResult.FAILURE
-        finally:
-            self.in_flight -= len(spans)
-        if result is SpanExportResult.SUCCESS:
-            STATS.record_exported(len(spans))
-        else:
-            STATS.record_dropped(len(spans), "export_failed", f"{self._name} did not accept the batch")
-        return result
-
-    def shutdown(self) -> None:
-        if self._inner is not None and self._pid == os.getpid():
-            self._inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-class PerProcessMetricExporter(MetricExporter):
-    """The metric twin of :class:`PerProcessExporter`: one real exporter per process."""
-
-    def __init__(self, factory: Callable[[], MetricExporter]) -> None:
-        probe = factory()  # temporality and aggregation preferences come from the real exporter
-        super().__init__(
-            preferred_temporality=probe._preferred_temporality,
-            preferred_aggregation=probe._preferred_aggregation,
-        )
-        self._factory = factory
-        self._pid = os.getpid()
-        self._inner: MetricExporter = probe
-        self._gate = new_fork_gate()
-
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        with fork_gate(self._gate):
-            if self._pid != os.getpid():
-                self._inner, self._pid = self._factory(), os.getpid()
-            return self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        if self._pid == os.getpid():
-            self._inner.shutdown(timeout_millis=timeout_millis)
-
-
 # The fork gate. Background threads of a forking parent (the gunicorn master, Celery's main
 # process) collect metrics and export spans, logs and metrics. A fork in the middle of that
 # hands the child locks held by a thread that does not exist there: SDK aggregation locks,
@@ -226,6 +152,90 @@ def _gate_after_fork_in_parent() -> None:
 
 def _gate_after_fork_in_child() -> None:
     _fork_gates[:] = [threading.Lock() for _ in _fork_gates]
+
+
+class ProcessLocal(Generic[T]):
+    """One instance per process of what ``factory`` builds, created on first use in each
+    process (never shared across fork), and the fork gate to hold around its I/O."""
+
+    def __init__(self, factory: Callable[[], T], instance: T | None = None) -> None:
+        self._factory = factory
+        self._inner = instance
+        self._pid = os.getpid() if instance is not None else -1
+        self.gate = new_fork_gate()
+
+    def get(self) -> T:
+        # No lock: each holder is used by one export thread at a time (the batch processor
+        # serialises exports), and a lock of ours could be inherited held across fork.
+        pid = os.getpid()
+        if self._inner is None or self._pid != pid:
+            self._inner, self._pid = self._factory(), pid
+        return self._inner
+
+    def mine(self) -> T | None:
+        """This process's instance, if it made one."""
+        return self._inner if self._pid == os.getpid() else None
+
+
+class PerProcessExporter(SpanExporter):
+    """Builds its real exporter in the process that first exports, again after each fork.
+
+    Results are counted: a batch the exporter refused or failed on is a drop.
+    """
+
+    def __init__(self, factory: Callable[[], SpanExporter], *, name: str) -> None:
+        self._exporter = ProcessLocal(factory)
+        self._name = name
+        self.in_flight = 0  # spans handed to export() that have not come back yet
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.in_flight += len(spans)
+        try:
+            with fork_gate(self._exporter.gate):
+                result = self._exporter.get().export(spans)
+        except Exception as exc:  # an exporter bug must not kill the export thread
+            STATS.record_dropped(len(spans), "export_failed", f"{self._name}: {exc!r}")
+            return SpanExportResult.FAILURE
+        finally:
+            self.in_flight -= len(spans)
+        if result is SpanExportResult.SUCCESS:
+            STATS.record_exported(len(spans))
+        else:
+            STATS.record_dropped(len(spans), "export_failed", f"{self._name} did not accept the batch")
+        return result
+
+    def shutdown(self) -> None:
+        inner = self._exporter.mine()
+        if inner is not None:
+            inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class PerProcessMetricExporter(MetricExporter):
+    """The metric twin of :class:`PerProcessExporter`: one real exporter per process."""
+
+    def __init__(self, factory: Callable[[], MetricExporter]) -> None:
+        probe = factory()  # temporality and aggregation preferences come from the real exporter
+        super().__init__(
+            preferred_temporality=probe._preferred_temporality,
+            preferred_aggregation=probe._preferred_aggregation,
+        )
+        self._exporter = ProcessLocal(factory, probe)
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        with fork_gate(self._exporter.gate):
+            return self._exporter.get().export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        inner = self._exporter.mine()
+        return inner.force_flush(timeout_millis) if inner is not None else True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        inner = self._exporter.mine()
+        if inner is not None:
+            inner.shutdown(timeout_millis=timeout_millis)
 
 
 class ForkSafeMetricReader(PeriodicExportingMetricReader):
@@ -405,11 +415,13 @@ class Providers:
         self._shut_down = False
 
     def flush(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> bool:
-        """Export what is queued, waiting at most ``timeout`` seconds."""
-        done = _run_bounded(self.tracer_provider.force_flush, timeout)
-        done = _run_bounded(self.meter_provider.force_flush, timeout) and done
+        """Export what is queued, waiting at most ``timeout`` seconds in all (a prefork child
+        flushes this way on its way out)."""
+        left = _time_left(timeout)
+        done = _run_bounded(self.tracer_provider.force_flush, left())
+        done = _run_bounded(self.meter_provider.force_flush, left()) and done
         if self.log_provider is not None:
-            done = _run_bounded(self.log_provider.force_flush, timeout) and done
+            done = _run_bounded(self.log_provider.force_flush, left()) and done
         return done
 
     def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
@@ -417,11 +429,7 @@ class Providers:
         if self._shut_down:
             return
         self._shut_down = True
-        deadline = time.monotonic() + timeout
-
-        def left() -> float:
-            return max(0.05, deadline - time.monotonic())
-
+        left = _time_left(timeout)
         _run_bounded(self.tracer_provider.force_flush, left())
         _run_bounded(self.tracer_provider.shutdown, left())
         undelivered = sum(p.undelivered() for p in self.batch_processors)
@@ -442,6 +450,12 @@ class Providers:
             _run_bounded(self.log_provider.force_flush, left())
             _run_bounded(self.log_provider.shutdown, left())
         _run_bounded(lambda: self.meter_provider.shutdown(timeout_millis=left() * 1000), left())
+
+
+def _time_left(timeout: float) -> Callable[[], float]:
+    """Seconds left of a ``timeout`` budget that starts now (a sliver at least, never negative)."""
+    deadline = time.monotonic() + timeout
+    return lambda: max(0.05, deadline - time.monotonic())
 
 
 def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:

@@ -15,7 +15,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExp
 from opentelemetry.sdk.resources import Resource
 
 from otel_trainerhub.logs.setup import _SHARED, _dumps, redact
-from otel_trainerhub.providers import STATS, fork_gate, new_fork_gate
+from otel_trainerhub.providers import STATS, ProcessLocal, fork_gate
 from otel_trainerhub.settings import Settings
 
 __all__ = ["OtlpLogHandler", "build_log_provider"]
@@ -40,17 +40,12 @@ class PerProcessLogExporter(LogRecordExporter):
     """One real log exporter per process (see providers.PerProcessExporter); failures are counted."""
 
     def __init__(self, factory: Callable[[], LogRecordExporter]) -> None:
-        self._factory = factory
-        self._pid = -1
-        self._inner: LogRecordExporter | None = None
-        self._gate = new_fork_gate()
+        self._exporter = ProcessLocal(factory)
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
         try:
-            with fork_gate(self._gate):
-                if self._inner is None or self._pid != os.getpid():
-                    self._inner, self._pid = self._factory(), os.getpid()
-                result = self._inner.export(batch)
+            with fork_gate(self._exporter.gate):
+                result = self._exporter.get().export(batch)
         except Exception as exc:
             STATS.record_dropped(len(batch), "export_failed", repr(exc), signal="logs")
             return LogRecordExportResult.FAILURE
@@ -59,8 +54,9 @@ class PerProcessLogExporter(LogRecordExporter):
         return result
 
     def shutdown(self) -> None:
-        if self._inner is not None and self._pid == os.getpid():
-            self._inner.shutdown()  # type: ignore[no-untyped-call]
+        inner = self._exporter.mine()
+        if inner is not None:
+            inner.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True

@@ -180,7 +180,7 @@ def test_fork_waits_for_an_export_in_flight(tmp_path: Path) -> None:
                 return SpanExportResult.SUCCESS
 
         processor = otel_trainerhub._state.providers.batch_processors[0]
-        processor._batch_processor._exporter._factory = Slow
+        processor._batch_processor._exporter._exporter._factory = Slow
         with trace.get_tracer("case").start_as_current_span("s"):
             pass
         threading.Thread(target=processor.force_flush, daemon=True).start()
