@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The full test suite (the README's test command; .ci/run calls exactly this).
-# Starts what the tests need (PostgreSQL, Redis), sets up Python, runs pytest.
+# Starts what the tests need (PostgreSQL, Redis), installs and builds what the end-to-end
+# tests start (Prometheus and exporters from Debian's packages; the collector and Jaeger
+# from source, cached by manifest), sets up Python, runs pytest.
 # pytest's exit code passes through: 5 (no tests collected) fails like any other.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash .ci/services.sh
 bash .ci/setup.sh
+eval "$(bash .ci/stack-tools.sh)"
+export OTELCOL_BIN JAEGER_BIN
 exec .venv/bin/python -m pytest "$@"

@@ -11,6 +11,13 @@ since logging is process-wide):
   record-every sampler), for SQL, Redis and other spans under a request root;
 * log lines: stdlib ``logging`` with python-json-logger's JSON formatter vs our structlog
   pipeline (trace context, redaction, orjson), both writing to a null stream.
+
+Timings on a shared 2-core VM move by tens of percent from run to run, so the span
+figures are also counted in CPU instructions with valgrind's callgrind (the same count
+for the same code, whatever else the machine does): instructions per span are the
+difference between a run of 60 and a run of 10 requests (100 children each), which
+cancels start-up and imports. The added cost in microseconds is then the instruction
+ratio applied to the bare SDK's measured time per span.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 
 import argparse
 import functools
+import shutil
 import subprocess
 
 CHILDREN = 100
@@ -43,24 +51,25 @@ def _tracer(ours: bool):
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
     class Drop(SpanExporter):
         def export(self, spans):
             return SpanExportResult.SUCCESS
 
+    # The SDK's default sampler on both sides; ours is set up as otel_trainerhub.providers does.
     if ours:
-        from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
-        from otel_trainerhub.processors.redaction import RedactionProcessor
+        from otel_trainerhub.processors import AttributionProcessor, EnrichingSpanProcessor, RedactionProcessor, record_every
 
-        provider = TracerProvider(sampler=RecordEverySampler(ALWAYS_ON))
-        provider.add_span_processor(RedactionProcessor())
         # The benchmark's request repeats 5 statements 20 times each: with the default
         # threshold every root would be an N+1 finding and log a line. Findings are a
         # per-root cost; this measures the per-span one.
-        provider.add_span_processor(AttributionProcessor(MeterProvider(), n_plus_one_threshold=CHILDREN + 1))
+        attribution = AttributionProcessor(MeterProvider(), n_plus_one_threshold=CHILDREN + 1)
+        provider = TracerProvider(
+            sampler=record_every(ParentBased(ALWAYS_ON)), active_span_processor=EnrichingSpanProcessor(RedactionProcessor(), attribution)
+        )
     else:
-        provider = TracerProvider(sampler=ALWAYS_ON)
+        provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
     provider.add_span_processor(SimpleSpanProcessor(Drop()))
     return provider.get_tracer("bench")
 
@@ -90,6 +99,33 @@ def bench_spans(loops: int, ours: bool, kind: str) -> float:
                 with tracer.start_as_current_span(name, kind=span_kind, attributes=attributes):
                     pass
     return (time.perf_counter() - started) / (CHILDREN * loops)
+
+
+def _instructions(ours: bool, kind: str, loops: int) -> int:
+    """CPU instructions (callgrind) of one process that runs ``loops`` requests after a warm-up."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+         "--count-variant", "ours" if ours else "sdk", kind, str(loops)],
+        capture_output=True, text=True, check=True,
+    )
+    for line in result.stderr.splitlines():
+        if "Collected :" in line or "I   refs:" in line:
+            return int(line.rsplit(":", 1)[1].replace(",", "").strip())
+    raise RuntimeError(f"no instruction count in callgrind's output:\n{result.stderr[-2000:]}")
+
+
+def instructions_per_span() -> dict[str, float]:
+    """Instructions per child span for each (variant, kind), two processes at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = {(ours, kind, loops): None for kind in ("sql", "redis", "other") for ours in (False, True) for loops in (10, 60)}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job), jobs)))
+    return {
+        f"span-{kind}-{'ours' if ours else 'sdk'}": (counts[(ours, kind, 60)] - counts[(ours, kind, 10)]) / (50 * CHILDREN)
+        for kind in ("sql", "redis", "other")
+        for ours in (False, True)
+    }
 
 
 def _logger(ours: bool) -> logging.Logger:
@@ -126,8 +162,9 @@ def _interleaved(variants: dict[str, tuple], repeats: int, loops: int) -> dict[s
     """Best-of-``repeats`` time per item of each variant, the variants run in turn (A B A B ...)
     so that machine drift falls on all of them alike."""
     best: dict[str, float] = {}
-    for _ in range(repeats):
-        for name, (func, *args) in variants.items():
+    for i in range(repeats):
+        # A B, then B A: neither variant always runs first after the other.
+        for name, (func, *args) in list(variants.items())[:: 1 if i % 2 == 0 else -1]:
             per_item = func(loops, *args)
             best[name] = min(best.get(name, per_item), per_item)
     return best
@@ -149,7 +186,8 @@ def main() -> None:
             capture_output=True, text=True, check=True,
         )
         means[name] = float(result.stdout.strip().splitlines()[-1])
-    write_report(means, Path(__file__).parent / "results")
+    instructions = instructions_per_span() if shutil.which("valgrind") else {}
+    write_report(means, instructions, Path(__file__).parent / "results")
 
 
 def _log_variant_main(variant: str, repeats: int) -> None:
@@ -159,12 +197,21 @@ def _log_variant_main(variant: str, repeats: int) -> None:
     print(best)
 
 
-def write_report(means: dict[str, float], results_dir: Path) -> None:
+def write_report(means: dict[str, float], instructions: dict[str, float], results_dir: Path) -> None:
     results_dir.mkdir(exist_ok=True)
     rows = []
     for kind in ("sql", "redis", "other"):
         sdk, ours = means[f"span-{kind}-sdk"], means[f"span-{kind}-ours"]
         rows.append({"benchmark": f"per {kind} span", "baseline": "bare SDK", "baseline_us": sdk * 1e6, "ours_us": ours * 1e6, "added_us": (ours - sdk) * 1e6, "ratio": ours / sdk})
+        if instructions:
+            i_sdk, i_ours = instructions[f"span-{kind}-sdk"], instructions[f"span-{kind}-ours"]
+            rows[-1] |= {
+                "sdk_instructions": round(i_sdk),
+                "ours_instructions": round(i_ours),
+                "instruction_ratio": i_ours / i_sdk,
+                "added_us_by_instructions": (i_ours / i_sdk - 1) * sdk * 1e6,
+                "added_us_at_15us_sdk": (i_ours / i_sdk - 1) * 15,
+            }
     std, ours = means["log-line-stdlib-json"], means["log-line-ours"]
     rows.append({"benchmark": "per log line", "baseline": "stdlib logging + python-json-logger", "baseline_us": std * 1e6, "ours_us": ours * 1e6, "added_us": (ours - std) * 1e6, "ratio": ours / std})
     meta = {
@@ -182,6 +229,20 @@ def write_report(means: dict[str, float], results_dir: Path) -> None:
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     lines += [f"| {r['benchmark']} | {r['baseline']} | {r['baseline_us']:.2f} | {r['ours_us']:.2f} | {r['added_us']:+.2f} | {r['ratio']:.2f} |" for r in rows]
+    counted = [r for r in rows if "instruction_ratio" in r]
+    if counted:
+        lines += [
+            "",
+            "Counted in instructions (callgrind; repeatable to the instruction):",
+            "",
+            "| benchmark | bare SDK instr/span | ours instr/span | ratio | added µs (ratio × SDK time above) | added µs if the SDK took 15 µs |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [
+            f"| {r['benchmark']} | {r['sdk_instructions']:,} | {r['ours_instructions']:,} | {r['instruction_ratio']:.3f} | "
+            f"{r['added_us_by_instructions']:+.2f} | {r['added_us_at_15us_sdk']:+.2f} |"
+            for r in counted
+        ]
     (results_dir / "micro.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -197,7 +258,11 @@ def _cpu() -> str:
 
 
 if __name__ == "__main__":
-    if "--log-variant" in sys.argv:
+    if "--count-variant" in sys.argv:
+        variant, kind, loops = sys.argv[sys.argv.index("--count-variant") + 1 :][:3]
+        bench_spans(2, variant == "ours", kind)  # imports and caches warm, in both runs alike
+        bench_spans(int(loops), variant == "ours", kind)
+    elif "--log-variant" in sys.argv:
         _log_variant_main(sys.argv[sys.argv.index("--log-variant") + 1], int(sys.argv[sys.argv.index("--repeats") + 1]))
     else:
         main()

@@ -54,7 +54,7 @@ def configure(**options: Any) -> Settings:
             _state = _State(settings, None, [])
             return settings
         from otel_trainerhub.instrumentation import InstrumentationContext, instrument_all
-        from otel_trainerhub.providers import build_providers, install_global
+        from otel_trainerhub.providers import build_providers, install_global, stamp_in_children
 
         providers = build_providers(settings)
         install_global(providers)
@@ -63,6 +63,7 @@ def configure(**options: Any) -> Settings:
             from otel_trainerhub.logs.otlp import OtlpLogHandler, build_log_provider
 
             providers.log_provider = build_log_provider(settings, providers.tracer_provider.resource)
+            stamp_in_children(providers.log_provider)
             otlp_handler = OtlpLogHandler(providers.log_provider)
         configure_logging(settings, otlp_handler)
         # After the tracer provider: Sentry links its events to the OTel span in force.

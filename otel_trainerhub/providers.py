@@ -47,8 +47,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
-from otel_trainerhub.processors.redaction import RedactionProcessor
+from otel_trainerhub.processors import AttributionProcessor, EnrichingSpanProcessor, RedactionProcessor, record_every
 from otel_trainerhub.settings import Settings
 
 __all__ = ["STATS", "TelemetryStats", "Providers", "build_providers"]
@@ -316,13 +315,35 @@ def build_resource(settings: Settings) -> Resource:
     return Resource({**Resource.create({}).attributes, **attributes})
 
 
+# What a forked child re-stamps (tracer, meter and log providers), and the instance id the
+# user named (OTEL_RESOURCE_ATTRIBUTES=service.instance.id=...), if any.
+_stamped_in_children: list[Any] = []
+_user_instance_id: str | None = None
+_stamp_hook_registered = False
+
+
+def stamp_in_children(*providers: Any, user_instance_id: str | None = None) -> None:
+    """Give each forked child's telemetry (all three signals alike) its own ``process.pid``."""
+    global _stamp_hook_registered, _user_instance_id
+    _stamped_in_children.extend(providers)
+    if user_instance_id is not None:
+        _user_instance_id = user_instance_id
+    if not _stamp_hook_registered:
+        _stamp_hook_registered = True
+        os.register_at_fork(after_in_child=lambda: _stamp_pid(*_stamped_in_children))
+
+
 def _stamp_pid(*providers: Any) -> None:
-    # The SDK's own after-fork hook re-merges only the resource detectors that are
-    # process-dependent, and the process detector would also publish the command line
-    # (where secrets hide); so we merge just the child's pid, after the SDK's hook.
-    pid = Resource({"process.pid": os.getpid()})
+    # The SDK's own after-fork hooks re-run only the process-dependent resource detectors:
+    # a new service.instance.id per process (so two workers' cumulative metrics never share
+    # a Prometheus series), but not our process.pid (the process detector would also
+    # publish the command line, where secrets hide); so we merge the child's pid after the
+    # SDK's hooks, and put back an instance id the user set, which the SDK overwrites.
+    stamp: dict[str, Any] = {"process.pid": os.getpid()}
+    if _user_instance_id is not None:
+        stamp["service.instance.id"] = _user_instance_id
     for provider in providers:
-        provider._update_resource(pid)
+        provider._update_resource(Resource(stamp))
 
 
 def build_sampler(settings: Settings) -> sdk_sampling.Sampler:
@@ -520,24 +541,23 @@ def build_providers(settings: Settings) -> Providers:
     )
 
     sampler = build_sampler(settings)
+    attribution = None
     if settings.performance_monitoring_enabled:
         # Attribution, findings and their metrics cover every request, sampled or not.
-        sampler = RecordEverySampler(sampler)
+        sampler = record_every(sampler)
+        attribution = AttributionProcessor(
+            meter_provider,
+            slow_threshold_s=settings.slow_request_threshold,
+            slow_route_thresholds_s=settings.slow_route_thresholds,
+            n_plus_one_threshold=settings.n_plus_one_threshold,
+        )
     tracer_provider = TracerProvider(
         resource=resource,
         sampler=sampler,
         shutdown_on_exit=False,  # ours is bounded: see Providers.shutdown
+        # Redaction and attribution run inline, before the exporting processors added below.
+        active_span_processor=EnrichingSpanProcessor(RedactionProcessor(), attribution),
     )
-    tracer_provider.add_span_processor(RedactionProcessor())
-    if settings.performance_monitoring_enabled:
-        tracer_provider.add_span_processor(
-            AttributionProcessor(
-                meter_provider,
-                slow_threshold_s=settings.slow_request_threshold,
-                slow_route_thresholds_s=settings.slow_route_thresholds,
-                n_plus_one_threshold=settings.n_plus_one_threshold,
-            )
-        )
     processors = [
         DropCountingBatchSpanProcessor(
             exporter,
@@ -558,7 +578,8 @@ def build_providers(settings: Settings) -> Providers:
             after_in_parent=_gate_after_fork_in_parent,
             after_in_child=_gate_after_fork_in_child,
         )
-    os.register_at_fork(after_in_child=lambda: _stamp_pid(tracer_provider, meter_provider))
+    _stamped_in_children.clear()  # a configure() after shutdown() stamps its own providers only
+    stamp_in_children(tracer_provider, meter_provider, user_instance_id=settings.resource_attributes.get("service.instance.id"))
     return Providers(tracer_provider, meter_provider, processors, readers)
 
 

@@ -23,10 +23,13 @@ from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry import context as context_api
 from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import Span
-from opentelemetry.trace import SpanKind, get_current_span
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
 from otel_trainerhub.processors.source import application_frame
@@ -36,10 +39,24 @@ __all__ = ["AttributionProcessor", "RootState"]
 
 _perf_log = logging.getLogger("otel_trainerhub.performance")
 
-_STATE = "_trainerhub_root"  # the attribute a span carries its root's state in
+# The attributes a span carries its root's state in: a root its own, a child its root's.
+_ROOT = "_trainerhub_root"
+_CHILD_OF = "_trainerhub_child_of"
 _MAX_FINGERPRINTS = 256
 _ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ")
+
+
+def _current_context_getter() -> Any:
+    """The cheapest way to the current context: the runtime's ContextVar itself (a C call)
+    when the default contextvars runtime is in use, else the runtime's own method."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    if isinstance(runtime, ContextVarsRuntimeContext):
+        return runtime._current_context.get
+    return context_api.get_current
+
+
+_current_context = _current_context_getter()
 
 
 @lru_cache(maxsize=4096)
@@ -134,62 +151,64 @@ class AttributionProcessor(OnEndingProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         parent = span._parent
         if parent is None or parent.is_remote or span._kind in _ROOT_KINDS:
-            setattr(span, _STATE, RootState())
+            setattr(span, _ROOT, RootState())
             return
-        state = getattr(get_current_span(parent_context), _STATE, None)
+        # get_current_span(parent_context), minus three Python calls: this runs for every span.
+        context = parent_context if parent_context is not None else _current_context()
+        parent_span = context.get(_SPAN_KEY)
+        state = getattr(parent_span, _ROOT, None) or getattr(parent_span, _CHILD_OF, None)
         if state is not None:
-            setattr(span, _STATE, state)
+            setattr(span, _CHILD_OF, state)
 
     def _on_ending(self, span: Span) -> None:
-        state: RootState | None = getattr(span, _STATE, None)
-        if state is None:
-            return
+        # A child carries its root's state as _CHILD_OF, a root its own as _ROOT (set in
+        # on_start, so nothing here asks again which one a span is).
+        state: RootState | None = getattr(span, _CHILD_OF, None)
         try:
-            parent = span._parent
-            if parent is None or parent.is_remote or span._kind in _ROOT_KINDS:
-                if state.open:
+            if state is None:
+                state = getattr(span, _ROOT, None)
+                if state is not None and state.open:
                     self._finish_root(span, state)
-            elif state.open:
-                self._count_child(span, state)
+                return
+            if not state.open:
+                return
+            attributes: Any = span._attributes._dict  # type: ignore[union-attr]
+            elapsed = span._end_time - span._start_time  # type: ignore[operator]
+            system = attributes.get("db.system") or attributes.get("db.system.name")
+            if system is not None:
+                if system == "redis":
+                    with state.lock:
+                        state.cache_count += 1
+                        state.cache_ns += elapsed
+                    return
+                statement = attributes.get("db.statement") or attributes.get("db.query.text")
+                key = _n_plus_one_key(statement) if isinstance(statement, str) else None
+                with state.lock:
+                    state.db_count += 1
+                    state.db_ns += elapsed
+                    if key is None:
+                        return
+                    seen = state.fingerprints.get(key)
+                    if seen is None:
+                        if len(state.fingerprints) >= _MAX_FINGERPRINTS:
+                            return
+                        seen = 0
+                    state.fingerprints[key] = seen + 1
+                    first_repeat = seen + 1 == self._n_plus_one
+                if first_repeat:
+                    # Still on the caller's stack: the walk is paid once per finding, not per query.
+                    source = application_frame(1)
+                    if source:
+                        state.n_plus_one_source[key] = source
+                return
+            if span._kind is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
+                with state.lock:
+                    state.http_count += 1
+                    state.http_ns += elapsed
         except Exception:  # never into the application's code path (STYLE §3)
             _perf_log.debug("otel_trainerhub: attribution failed", exc_info=True)
 
     # -- the work --
-
-    def _count_child(self, span: Span, state: RootState) -> None:
-        attributes: Any = span._attributes._dict  # type: ignore[union-attr]
-        elapsed = span._end_time - span._start_time  # type: ignore[operator]
-        system = attributes.get("db.system") or attributes.get("db.system.name")
-        if system is not None:
-            if system == "redis":
-                with state.lock:
-                    state.cache_count += 1
-                    state.cache_ns += elapsed
-                return
-            statement = attributes.get("db.statement") or attributes.get("db.query.text")
-            key = _n_plus_one_key(statement) if isinstance(statement, str) else None
-            with state.lock:
-                state.db_count += 1
-                state.db_ns += elapsed
-                if key is None:
-                    return
-                seen = state.fingerprints.get(key)
-                if seen is None:
-                    if len(state.fingerprints) >= _MAX_FINGERPRINTS:
-                        return
-                    seen = 0
-                state.fingerprints[key] = seen + 1
-                first_repeat = seen + 1 == self._n_plus_one
-            if first_repeat:
-                # Still on the caller's stack: the walk is paid once per finding, not per query.
-                source = application_frame(2)
-                if source:
-                    state.n_plus_one_source[key] = source
-            return
-        if span.kind is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
-            with state.lock:
-                state.http_count += 1
-                state.http_ns += elapsed
 
     def _finish_root(self, span: Span, state: RootState) -> None:
         with state.lock:

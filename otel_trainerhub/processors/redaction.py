@@ -1,7 +1,8 @@
-"""The redaction policy (``otel_trainerhub.redaction``) on span attributes and exception events.
+"""The redaction policy (``otel_trainerhub.redaction``) on span attributes, status and exception events.
 
-Only attributes that carry what a user sent are scanned (URLs, query strings, user agent,
-captured headers, exception messages), so the cost per span is a handful of dict lookups;
+Only what can carry what a user sent is scanned (URLs, query strings, user agent, captured
+headers, exception messages and the status description the instrumentations copy them
+into), so the cost per span is a handful of dict lookups;
 database statements were already masked at the source (``instrumentation/dbapi_policy``).
 """
 
@@ -11,6 +12,7 @@ import os
 from typing import Any, Final
 
 from opentelemetry.sdk.trace import Span
+from opentelemetry.trace import Status
 
 from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
 from otel_trainerhub.redaction import REDACTED, is_sensitive_key, redact_text
@@ -52,6 +54,12 @@ class RedactionProcessor(OnEndingProcessor):
                 for key in [k for k in plain if k.startswith(_HEADER_PREFIXES)]:
                     if is_sensitive_key(key.rsplit(".", 1)[-1]) and plain[key] not in (None, ""):
                         set_frozen_attribute(attributes, key, REDACTED)
+            status = span._status
+            if status.description:
+                # "ValueError: malformed card number '4111 ...'": the exception's message again.
+                masked = redact_text(status.description, escape_control=False)
+                if masked != status.description:
+                    span._status = Status(status.status_code, masked)
             if not span._events:
                 return
             for event in span._events:

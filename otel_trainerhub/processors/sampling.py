@@ -1,8 +1,12 @@
 """Head sampling that still lets the processors see every request.
 
-A span the sampler drops is never recorded, so no processor hears of it. Wrapping the
-sampler turns DROP into RECORD_ONLY: the span is recorded (and attributed, logged and
-counted in metrics) but not sampled, so the batch processor never exports it.
+A span the sampler drops is never recorded, so no processor hears of it. Here what a
+sampler would drop is recorded instead (RECORD_ONLY): attributed, logged and counted in
+metrics, but not sampled, so the batch processor never exports it.
+
+:func:`record_every` builds that with no extra layer where it can (the default
+``parentbased_always_on`` stays the SDK's own sampler, with RECORD_ONLY in place of DROP
+for unsampled parents), since the sampler runs for every span.
 """
 
 from __future__ import annotations
@@ -10,12 +14,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    StaticSampler,
+)
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
+__all__ = ["RECORD_ONLY", "RecordEverySampler", "record_every"]
+
 
 class RecordEverySampler(Sampler):
+    """Wraps any sampler: its DROP becomes RECORD_ONLY."""
+
     def __init__(self, inner: Sampler) -> None:
         self._inner = inner
 
@@ -37,3 +53,32 @@ class RecordEverySampler(Sampler):
 
     def get_description(self) -> str:
         return f"RecordEvery{{{self._inner.get_description()}}}"
+
+
+class _RecordOnlySampler(StaticSampler):
+    def __init__(self) -> None:
+        super().__init__(Decision.RECORD_ONLY)
+
+    def get_description(self) -> str:
+        return "RecordOnlySampler"
+
+
+#: Records every span and samples none.
+RECORD_ONLY: Sampler = _RecordOnlySampler()
+
+
+def record_every(sampler: Sampler) -> Sampler:
+    """``sampler`` with DROP turned into RECORD_ONLY, as cheaply as that can be built."""
+    if sampler is ALWAYS_ON:
+        return sampler
+    if sampler is ALWAYS_OFF:
+        return RECORD_ONLY
+    if type(sampler) is ParentBased:
+        return ParentBased(
+            record_every(sampler._root),
+            remote_parent_sampled=record_every(sampler._remote_parent_sampled),
+            remote_parent_not_sampled=record_every(sampler._remote_parent_not_sampled),
+            local_parent_sampled=record_every(sampler._local_parent_sampled),
+            local_parent_not_sampled=record_every(sampler._local_parent_not_sampled),
+        )
+    return RecordEverySampler(sampler)

@@ -74,6 +74,16 @@ class SentrySink:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return f"http://public-key@127.0.0.1:{self._server.server_port}/1"
 
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_port)
+
+    def otlp(self, signal: str = "traces") -> list[dict[str, Any]]:
+        """Requests to Sentry's OTLP endpoints (``/api/<project>/integration/otlp/v1/<signal>``)."""
+        with self._lock:
+            return [r for r in self.requests if r["path"].endswith(f"/integration/otlp/v1/{signal}")]
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()

@@ -21,7 +21,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind
 
-from otel_trainerhub.processors import AttributionProcessor, RecordEverySampler
+from otel_trainerhub.processors import (
+    RECORD_ONLY,
+    AttributionProcessor,
+    EnrichingSpanProcessor,
+    RecordEverySampler,
+    RedactionProcessor,
+    record_every,
+)
 from otel_trainerhub.processors.attribution import _n_plus_one_key
 from otel_trainerhub.sql import fingerprint
 
@@ -50,10 +57,11 @@ class Rig:
 
 
 def make_rig(*, sampler=None, **options) -> Rig:
+    """Set up as otel_trainerhub.providers does: attribution inline, the exporter added after it."""
     metrics = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[metrics])
-    provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
-    provider.add_span_processor(AttributionProcessor(meter_provider, **options))
+    pipeline = EnrichingSpanProcessor(RedactionProcessor(), AttributionProcessor(meter_provider, **options))
+    provider = TracerProvider(sampler=sampler, active_span_processor=pipeline) if sampler else TracerProvider(active_span_processor=pipeline)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return Rig(provider.get_tracer("test"), exporter, metrics)
@@ -312,3 +320,54 @@ def test_ten_thousand_children_keep_per_root_state_bounded() -> None:
     del stuck, root, child
     gc.collect()
     assert stuck_state() is None and state() is None
+
+
+def test_exporters_added_after_the_pipeline_see_spans_redacted_and_attributed() -> None:
+    rig = make_rig()
+    root = rig.tracer.start_span(
+        "GET api/x/", kind=SpanKind.SERVER, attributes={"http.route": "api/x/", "url.full": "http://h/api/x/?token=s3cr3t-value&page=2"}
+    )
+    with trace.use_span(root, end_on_exit=True):
+        db(rig.tracer, "SELECT 1")
+    (exported_root,) = [s for s in rig.exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert "s3cr3t-value" not in exported_root.attributes["url.full"] and "page=2" in exported_root.attributes["url.full"]
+    assert exported_root.attributes["trainerhub.db.query_count"] == 1
+
+
+def _parent_contexts():
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    yield "no parent", None
+    for remote in (True, False):
+        for sampled in (True, False):
+            ctx = SpanContext(0x1234, 0x5678, is_remote=remote, trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else 0))
+            yield f"{'remote' if remote else 'local'} parent, {'sampled' if sampled else 'not sampled'}", trace.set_span_in_context(NonRecordingSpan(ctx))
+
+
+@pytest.mark.parametrize("name", ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"])
+def test_record_every_drops_nothing_and_otherwise_decides_as_the_sampler_it_replaces(name: str) -> None:
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    from otel_trainerhub.providers import build_sampler
+    from otel_trainerhub.settings import load_settings
+
+    inner = build_sampler(load_settings({"OTEL_TRACES_SAMPLER": name, "OTEL_TRACES_SAMPLER_ARG": "0.5"}))
+    ours = record_every(inner)
+    for label, parent in _parent_contexts():
+        for trace_id in (1, 2**127, 2**128 - 1):  # below, at and above the ratio's bound
+            expected = inner.should_sample(parent, trace_id, "span").decision
+            got = ours.should_sample(parent, trace_id, "span")
+            assert got.decision == (Decision.RECORD_ONLY if expected == Decision.DROP else expected), (label, trace_id)
+            if got.decision == Decision.RECORD_ONLY:
+                assert not got.decision.is_sampled()
+
+
+def test_record_every_adds_no_layer_where_nothing_is_dropped() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+
+    assert record_every(ALWAYS_ON) is ALWAYS_ON
+    assert record_every(ALWAYS_OFF) is RECORD_ONLY
+    parent_based = record_every(ParentBased(ALWAYS_ON))
+    assert type(parent_based) is ParentBased and parent_based._root is ALWAYS_ON
+    assert parent_based._remote_parent_not_sampled is RECORD_ONLY and parent_based._local_parent_not_sampled is RECORD_ONLY
+    assert "RecordOnlySampler" in parent_based.get_description()

@@ -195,3 +195,52 @@ def test_fork_waits_for_an_export_in_flight(tmp_path: Path) -> None:
         OTEL_BSP_SCHEDULE_DELAY="600000",
     )
     assert "child saw export finished" in result.stdout.splitlines()
+
+
+def test_a_forked_child_is_an_instance_of_its_own(tmp_path: Path) -> None:
+    # Two gunicorn workers with the master's service.instance.id would write their
+    # cumulative metrics into one Prometheus series (job, instance).
+    result = run(
+        """
+        import json, os
+        import otel_trainerhub
+        otel_trainerhub.configure(exporter_endpoint="http://127.0.0.1:9", exporter_timeout=0.2, metric_export_interval_ms=3_600_000)
+        p = otel_trainerhub._state.providers
+
+        def ids():
+            resources = [p.tracer_provider.resource, p.meter_provider._sdk_config.resource, p.log_provider.resource]
+            return [(r.attributes["process.pid"], r.attributes["service.instance.id"]) for r in resources]
+
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, json.dumps(ids()).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(json.dumps({"parent": ids(), "child": json.loads(os.read(r, 10000)), "child_pid": pid}))
+        """,
+        tmp_path,
+    )
+    seen = json.loads(next(line for line in result.stdout.splitlines() if line.startswith('{"parent"')))
+    parent, child = seen["parent"], seen["child"]
+    assert len({tuple(x) for x in parent}) == 1 and len({tuple(x) for x in child}) == 1, "one identity per process, for all three signals"
+    assert child[0][0] == seen["child_pid"] != parent[0][0]
+    assert child[0][1] != parent[0][1]
+
+
+def test_an_instance_id_the_user_set_is_kept_in_children(tmp_path: Path) -> None:
+    result = run(
+        """
+        import os
+        import otel_trainerhub
+        otel_trainerhub.configure()
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.write(w, otel_trainerhub._state.providers.tracer_provider.resource.attributes["service.instance.id"].encode())
+            os._exit(0)
+        print(os.read(r, 100).decode())
+        """,
+        tmp_path,
+        OTEL_RESOURCE_ATTRIBUTES="service.instance.id=web-1",
+    )
+    assert result.stdout.strip().splitlines()[-1] == "web-1"

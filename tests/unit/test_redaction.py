@@ -6,7 +6,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_trainerhub.processors.redaction import RedactionProcessor
 from otel_trainerhub.redaction import REDACTED, redact_mapping, redact_text, redact_value
@@ -76,8 +76,13 @@ def test_span_attributes_and_exception_events_are_redacted() -> None:
             "http.request.header.accept": ("application/json",),
         },
     ) as span:
-        span.record_exception(ValueError(f"malformed card number {CARD!r} for ana@example.com"))
+        error = ValueError(f"malformed card number {CARD + 'x'!r} for ana@example.com")
+        span.record_exception(error)
+        # What the Django instrumentation does with an unhandled exception.
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
     (done,) = exporter.get_finished_spans()
+    assert done.status.status_code is StatusCode.ERROR and done.status.description.startswith("ValueError: malformed card number")
+    assert "4111" not in done.status.description and "ana@" not in done.status.description
     assert done.attributes["http.url"] == f"http://h/api/x/?token={REDACTED}&page=2"
     assert done.attributes["http.target"] == f"/api/x/?password={REDACTED}"
     assert done.attributes["http.request.header.authorization"] == REDACTED

@@ -1,0 +1,279 @@
+"""The local TrainerHub stack: every component of the telemetry path as a real process.
+
+    bin/stack up       # start what is not running, wait until each one answers
+    bin/stack status   # what runs, where
+    bin/stack down     # stop everything `up` started (PostgreSQL and Redis stay up)
+
+`bin/stack` installs what is missing (Debian's packages, the collector and Jaeger builds)
+and then runs this module. Components, in start order, on loopback:
+
+    node / Redis / PostgreSQL exporters   :9100 :9121 :9187  scraped by the collector
+    Prometheus                            :9090              remote-write receiver
+    Jaeger v2 (in-memory)                 :16686 UI and query API, OTLP in on :14317
+    Sentry stand-in (without SENTRY_DSN)  :8766              records what Sentry would get
+    TrainerHub collector                  :4317 :4318 OTLP, :8888 own metrics, :13133 health
+    provider sandbox                      :8765              SendGrid, Twilio, Stripe stand-in
+    the fixture under gunicorn            :8000
+    a Celery prefork worker
+
+State (pid files, logs, Prometheus data) lives in $TRAINERHUB_STACK_DIR (var/stack).
+With SENTRY_DSN set, the collector sends to that project's OTLP endpoints instead of the
+stand-in, and the application's sentry-sdk reports there too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "app_fixture"
+VENV_BIN = Path(sys.executable).parent
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    ports: tuple[int, ...]
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
+    url: str = ""
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return 200 <= response.status < 300
+        except (OSError, urllib.error.URLError):
+            return False
+
+    return check
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def sentry_otlp_from_dsn(dsn: str) -> dict[str, str]:
+    """Sentry's OTLP endpoints and auth header for a DSN ``https://<key>@<host>/<project>``."""
+    parts = urllib.parse.urlsplit(dsn)
+    project = parts.path.strip("/").rsplit("/", 1)[-1]
+    if not parts.username or not project.isdigit() or not parts.hostname:
+        raise StackError("SENTRY_DSN is not a Sentry DSN such as https://<key>@o1.ingest.sentry.io/<project-id>")
+    base = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/api/{project}/integration/otlp/v1"
+    return {
+        "SENTRY_OTLP_TRACES_ENDPOINT": f"{base}/traces",
+        "SENTRY_OTLP_LOGS_ENDPOINT": f"{base}/logs",
+        "SENTRY_OTLP_AUTH": f"sentry sentry_key={parts.username}",
+    }
+
+
+class Stack:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self.pids = state_dir / "pids"
+        self.logs = state_dir / "logs"
+        env = os.environ
+        self.database_url = env.get("DATABASE_URL", "postgres://trainerhub:trainerhub@127.0.0.1:5432/trainerhub")
+        self.redis_url = env.get("REDIS_URL", "redis://127.0.0.1:6379")
+        self.app_port = int(env.get("TRAINERHUB_APP_PORT", "8000"))
+        self.sandbox_port = int(env.get("TRAINERHUB_SANDBOX_PORT", "8765"))
+        self.sentry_standin_port = int(env.get("TRAINERHUB_SENTRY_STANDIN_PORT", "8766"))
+        if env.get("SENTRY_DSN"):
+            self.sentry = sentry_otlp_from_dsn(env["SENTRY_DSN"])
+        elif env.get("SENTRY_OTLP_TRACES_ENDPOINT"):
+            self.sentry = {k: env[k] for k in ("SENTRY_OTLP_TRACES_ENDPOINT", "SENTRY_OTLP_LOGS_ENDPOINT", "SENTRY_OTLP_AUTH") if k in env}
+        else:
+            self.sentry = {}
+
+    def components(self) -> list[Component]:
+        pg = urllib.parse.urlsplit(self.database_url)
+        redis = urllib.parse.urlsplit(self.redis_url)
+        otelcol = os.environ.get("OTELCOL_BIN") or "otelcol-trainerhub"
+        jaeger = os.environ.get("JAEGER_BIN") or "jaeger"
+        # The application gets the caller's OTEL_* settings over these defaults.
+        app_env = {
+            "PYTHONPATH": str(FIXTURE),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "PROVIDERS_BASE_URL": f"http://127.0.0.1:{self.sandbox_port}",
+            "TRAINERHUB_VAR_DIR": str(self.dir / "app"),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+            "OTEL_SERVICE_NAME": "trainerhub",
+            "OTEL_METRIC_EXPORT_INTERVAL": "10000",
+            "ENVIRONMENT": "development",
+            "PYTHONUNBUFFERED": "1",
+        } | {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
+        if os.environ.get("SENTRY_DSN"):
+            app_env["SENTRY_DSN"] = os.environ["SENTRY_DSN"]
+        sentry = self.sentry or {
+            "SENTRY_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{self.sentry_standin_port}/api/1/integration/otlp/v1/traces",
+            "SENTRY_OTLP_LOGS_ENDPOINT": f"http://127.0.0.1:{self.sentry_standin_port}/api/1/integration/otlp/v1/logs",
+            "SENTRY_OTLP_AUTH": "sentry sentry_key=local-standin",
+        }
+        components = [
+            Component("node-exporter", ["prometheus-node-exporter", "--web.listen-address=127.0.0.1:9100"], (9100,),
+                      http_ok("http://127.0.0.1:9100/metrics")),
+            Component("redis-exporter", ["prometheus-redis-exporter", f"-redis.addr=redis://{redis.hostname}:{redis.port or 6379}",
+                                         "-web.listen-address=127.0.0.1:9121"], (9121,), http_ok("http://127.0.0.1:9121/metrics")),
+            Component("postgres-exporter", ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:9187"], (9187,),
+                      http_ok("http://127.0.0.1:9187/metrics"),
+                      env={"DATA_SOURCE_NAME": urllib.parse.urlunsplit(("postgresql", pg.netloc, pg.path, "sslmode=disable", ""))}),
+            Component("prometheus", ["prometheus", f"--config.file={ROOT / 'monitoring/prometheus/prometheus.yml'}",
+                                     f"--storage.tsdb.path={self.dir / 'prometheus'}", "--web.listen-address=127.0.0.1:9090",
+                                     "--web.enable-remote-write-receiver", "--web.enable-lifecycle"], (9090,),
+                      http_ok("http://127.0.0.1:9090/-/ready"), url="http://127.0.0.1:9090"),
+            Component("jaeger", [jaeger, "--config", str(ROOT / "monitoring/jaeger/jaeger.yaml")], (14317, 14318, 16686, 16685, 13134, 14269),
+                      http_ok("http://127.0.0.1:16686/api/services"), url="http://127.0.0.1:16686"),
+        ]
+        if not self.sentry:
+            components.append(Component(
+                "sentry-standin", [str(VENV_BIN / "python"), str(ROOT / "monitoring/sentry_standin.py"), "--port", str(self.sentry_standin_port),
+                                   "--record", str(self.dir / "sentry-ingest.jsonl")],
+                (self.sentry_standin_port,), lambda: port_open(self.sentry_standin_port), url=str(self.dir / "sentry-ingest.jsonl")))
+        components += [
+            Component("collector", [otelcol, "--config", str(ROOT / "collector/otelcol-config.yaml")], (4317, 4318, 8888, 13133, 1777, 55679),
+                      http_ok("http://127.0.0.1:13133/"), env=sentry | {
+                          "TAIL_SAMPLING_PERCENT": os.environ.get("TAIL_SAMPLING_PERCENT", "10"),
+                          "TAIL_SAMPLING_DECISION_WAIT": os.environ.get("TAIL_SAMPLING_DECISION_WAIT", "5s"),
+                          "SPANMETRICS_FLUSH_INTERVAL": os.environ.get("SPANMETRICS_FLUSH_INTERVAL", "15s"),
+                          "INFRA_SCRAPE_INTERVAL": os.environ.get("INFRA_SCRAPE_INTERVAL", "15s"),
+                      }, url="http://127.0.0.1:55679/debug/tracez"),
+            Component("provider-sandbox", [str(VENV_BIN / "python"), "-m", "apps.core.provider_sandbox", "--port", str(self.sandbox_port)],
+                      (self.sandbox_port,), lambda: port_open(self.sandbox_port), cwd=FIXTURE, env={"PYTHONPATH": str(FIXTURE)}),
+            Component("gunicorn", [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.app_port}",
+                                   "--workers", os.environ.get("GUNICORN_WORKERS", "2"), "config.wsgi"], (self.app_port,),
+                      http_ok(f"http://127.0.0.1:{self.app_port}/liveness/"), env=app_env, cwd=FIXTURE, url=f"http://127.0.0.1:{self.app_port}"),
+            Component("celery-worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "2",
+                                        "--loglevel", "INFO", "--hostname", "trainerhub@%h"], (),
+                      lambda: "ready" in self._log_text("celery-worker"), env=app_env, cwd=FIXTURE),
+        ]
+        return components
+
+    # --- process bookkeeping -------------------------------------------------------------
+    def _pid(self, name: str) -> int | None:
+        try:
+            pid = int((self.pids / f"{name}.pid").read_text())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def _log_text(self, name: str) -> str:
+        try:
+            return (self.logs / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _start(self, c: Component, timeout: float) -> None:
+        if self._pid(c.name):
+            print(f"  {c.name:18} already running")
+            return
+        busy = [p for p in c.ports if port_open(p)]
+        if busy:
+            raise StackError(f"{c.name}: port {', '.join(map(str, busy))} on 127.0.0.1 is taken by another process; stop it or run `bin/stack down`")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | c.env
+        log = open(self.logs / f"{c.name}.log", "ab")
+        proc = subprocess.Popen(c.argv, cwd=c.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        (self.pids / f"{c.name}.pid").write_text(str(proc.pid))
+        started = time.monotonic()
+        while not c.ready():
+            if proc.poll() is not None:
+                tail = "\n".join(self._log_text(c.name).splitlines()[-15:])
+                raise StackError(f"{c.name} exited with status {proc.returncode}; last lines of {self.logs / (c.name + '.log')}:\n{tail}")
+            if time.monotonic() - started > timeout:
+                raise StackError(f"{c.name} did not become ready in {timeout:.0f} s; see {self.logs / (c.name + '.log')}")
+            time.sleep(0.2)
+        print(f"  {c.name:18} ready in {time.monotonic() - started:4.1f} s  {c.url}")
+
+    def _prepare_database(self, app_env: dict[str, str]) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | app_env | {"OTEL_SDK_DISABLED": "true"}
+        for args in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+            result = subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=FIXTURE, env=env, capture_output=True, text=True)
+            if result.returncode:
+                raise StackError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+    def up(self, timeout: float) -> None:
+        for d in (self.pids, self.logs, self.dir / "app"):
+            d.mkdir(parents=True, exist_ok=True)
+        components = self.components()
+        print(f"stack: starting in {self.dir}")
+        for c in components:
+            if c.name == "gunicorn" and not self._pid("gunicorn"):
+                self._prepare_database(c.env)
+            self._start(c, timeout)
+        print("stack: up. Drive traffic with: .venv/bin/python app_fixture/traffic.py --base-url "
+              f"http://127.0.0.1:{self.app_port} --rounds 5")
+
+    def down(self, timeout: float = 20.0) -> None:
+        for c in reversed(self.components()):
+            pid = self._pid(c.name)
+            if pid is None:
+                continue
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except OSError:
+                pass
+            deadline = time.monotonic() + timeout
+            while self._pid(c.name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self._pid(c.name):
+                os.killpg(pid, signal.SIGKILL)
+            (self.pids / f"{c.name}.pid").unlink(missing_ok=True)
+            print(f"  {c.name:18} stopped")
+        print("stack: down (PostgreSQL and Redis are left running)")
+
+    def status(self) -> int:
+        down = 0
+        for c in self.components():
+            pid = self._pid(c.name)
+            state = "ready" if pid and c.ready() else "running, not ready" if pid else "stopped"
+            down += state != "ready"
+            print(f"  {c.name:18} {state:20} {c.url}")
+        print(json.dumps({"components_not_ready": down}))
+        return 1 if down else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--timeout", type=float, default=90.0, help="seconds each component gets to become ready")
+    args = parser.parse_args()
+    stack = Stack(Path(os.environ.get("TRAINERHUB_STACK_DIR", ROOT / "var" / "stack")).resolve())
+    try:
+        if args.command == "up":
+            stack.up(args.timeout)
+        elif args.command == "down":
+            stack.down()
+        else:
+            return stack.status()
+    except StackError as error:
+        print(f"stack: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,414 @@
+"""The whole telemetry path with the real binaries: the fixture under gunicorn and a Celery
+worker, the TrainerHub collector, Jaeger v2, Prometheus and the exporters, started by
+``bin/stack up`` exactly as people start it. Sentry's ingest is a local HTTP endpoint
+this test controls.
+
+Every request the test makes carries a ``traceparent`` it chose, so it knows the trace id
+of each one and can ask Jaeger for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import requests
+
+from tests.support.otlp import Span, decode_traces
+from tests.support.sentry_sink import SentrySink
+from tests.support.stack import ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+JAEGER = "http://127.0.0.1:16686"
+PROMETHEUS = "http://127.0.0.1:9090"
+APP = "http://127.0.0.1:8000"
+TAIL_SHARE = 0.5  # TAIL_SAMPLING_PERCENT below
+FAST_BURST = 200
+SENTRY_KEY = "e2e-public-key"
+SENTRY_PROJECT = "4242"
+
+# Planted secrets: none of these may reach Jaeger, Prometheus or the Sentry endpoint.
+PLANTED_CARD = "4111111111111111"
+PLANTED = {
+    "card": PLANTED_CARD,
+    "spaced card": "4111 1111 1111 1111",
+    "query token": "planted-query-token-71f3",
+    "cookie": "planted-cookie-9c2e",
+    "bearer": "planted-bearer-5a0d",
+    "password attribute": "planted-raw-password-33b1",
+}
+
+
+def new_traceparent() -> tuple[str, str]:
+    trace_id = secrets.token_hex(16)
+    return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0, every: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last answer: {last!r}")
+
+
+def jaeger_trace(trace_id: str) -> list[dict[str, Any]] | None:
+    response = requests.get(f"{JAEGER}/api/traces/{trace_id}", timeout=5)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    data = response.json()["data"]
+    if not data:
+        return None
+    trace = data[0]
+    for span in trace["spans"]:
+        span["tagmap"] = {t["key"]: t["value"] for t in span["tags"]}
+        process = trace["processes"][span["processID"]]
+        span["service"] = process["serviceName"]
+        span["resource"] = {t["key"]: t["value"] for t in process["tags"]}
+    return list(trace["spans"])
+
+
+def prom_query(expr: str) -> list[dict[str, Any]]:
+    response = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": expr}, timeout=10)
+    response.raise_for_status()
+    return list(response.json()["data"]["result"])
+
+
+def prom_value(expr: str) -> float | None:
+    result = prom_query(expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+@dataclass
+class Driven:
+    service: str
+    sink: SentrySink
+    stack_dir: Path
+    booking_traces: list[str] = field(default_factory=list)
+    flagged: dict[str, str] = field(default_factory=dict)  # what -> trace id
+    fast: list[str] = field(default_factory=list)
+    ping_requests: int = 0
+    planted_traces: list[str] = field(default_factory=list)
+    raw_trace: str = ""
+
+
+def _stack(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ROOT / "bin/stack"), command], env=env, text=True, capture_output=True, timeout=3600)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driven]:
+    sink = SentrySink()
+    sink.start()
+    stack_dir = tmp_path_factory.mktemp("stack")
+    service = f"trainerhub-e2e-{secrets.token_hex(3)}"
+    base = f"http://127.0.0.1:{sink.port}/api/{SENTRY_PROJECT}/integration/otlp/v1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | {
+        "TRAINERHUB_STACK_DIR": str(stack_dir),
+        "OTEL_SERVICE_NAME": service,
+        "OTEL_BSP_SCHEDULE_DELAY": "500",
+        "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+        "SENTRY_OTLP_TRACES_ENDPOINT": f"{base}/traces",
+        "SENTRY_OTLP_LOGS_ENDPOINT": f"{base}/logs",
+        "SENTRY_OTLP_AUTH": f"sentry sentry_key={SENTRY_KEY}, sentry_version=7",
+        "TAIL_SAMPLING_PERCENT": str(int(TAIL_SHARE * 100)),
+        "TAIL_SAMPLING_DECISION_WAIT": "3s",
+        "SPANMETRICS_FLUSH_INTERVAL": "5s",
+        "INFRA_SCRAPE_INTERVAL": "5s",
+        "SLOW_REQUEST_THRESHOLD": "0.5",
+        "REPORT_DELAY_SECONDS": "0.8",
+    }
+    up = _stack("up", env)
+    try:
+        if up.returncode != 0:
+            pytest.fail(f"bin/stack up failed ({up.returncode}):\n{up.stdout}\n{up.stderr}\n{_logs(stack_dir)}", pytrace=False)
+        driven = Driven(service=service, sink=sink, stack_dir=stack_dir)
+        _drive(driven)
+        yield driven
+    finally:
+        down = _stack("down", env)
+        sink.stop()
+        print(up.stdout, down.stdout, down.stderr)
+
+
+def _logs(stack_dir: Path) -> str:
+    out = []
+    for log in sorted((stack_dir / "logs").glob("*.log")):
+        out.append(f"--- {log.name} (last 20 lines)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:]))
+    return "\n".join(out)
+
+
+def _drive(d: Driven) -> None:
+    session = requests.Session()
+
+    def call(method: str, path: str, token: str | None = None, expect: int | None = None, **kwargs: Any) -> str:
+        trace_id, traceparent = new_traceparent()
+        headers = {"traceparent": traceparent, **kwargs.pop("headers", {})}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = session.request(method, APP + path, headers=headers, timeout=30, **kwargs)
+        assert expect is None or response.status_code == expect, (method, path, response.status_code, response.text[:300])
+        return trace_id
+
+    # The fixture's own traffic script: every endpoint, as the seeded users.
+    rounds = 6
+    traffic = subprocess.run(
+        [sys.executable, str(ROOT / "app_fixture/traffic.py"), "--base-url", APP, "--rounds", str(rounds)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert traffic.returncode == 0, traffic.stderr
+    d.ping_requests += rounds
+
+    # Bookings created with known trace ids (20, so that some survive a 50% share for sure).
+    trainers = session.get(f"{APP}/api/trainers/", timeout=30).json()["trainers"]
+    services = [s["id"] for t in trainers for s in t["services"]]
+    first_day = datetime(2031, 1, 1, 8, tzinfo=timezone.utc) + timedelta(days=secrets.randbelow(20_000))  # a free slot on every run
+    for i in range(20):
+        starts = (first_day + timedelta(days=i)).isoformat()
+        d.booking_traces.append(
+            call("POST", "/api/bookings/", f"client-{1 + i}", expect=201, json={"service": services[i % len(services)], "starts_at": starts})
+        )
+
+    # The tail-sampling burst: fast requests, then one slow, one N+1 and one failing request.
+    for _ in range(FAST_BURST):
+        d.fast.append(call("GET", "/api/ping/"))
+    d.ping_requests += FAST_BURST
+    d.flagged["slow"] = call("GET", "/api/reports/revenue/", expect=200)
+    d.flagged["n_plus_one"] = call("GET", "/api/trainers/", expect=200)
+    booking_id = session.get(f"{APP}/api/bookings/", headers={"Authorization": "Bearer client-1"}, timeout=30).json()["results"][0]["id"]
+    d.flagged["error"] = call("GET", f"/api/bookings/{booking_id}/invoice/", "client-1", expect=500)
+
+    # Planted secrets, through the application...
+    d.planted_traces.append(
+        call("GET", f"/api/trainers/?token={PLANTED['query token']}&card={PLANTED_CARD}",
+             headers={"Cookie": f"sessionid={PLANTED['cookie']}", "Authorization": f"Bearer {PLANTED['bearer']}"})
+    )
+    d.planted_traces.append(
+        call("POST", "/api/subscriptions/", "client-2", json={"plan": "pro", "card_number": PLANTED["spaced card"] + "x"})
+    )
+    # ...and straight to the collector, past the application's own redaction: the collector's
+    # redaction processor is the second line of defence.
+    d.raw_trace = _send_raw_span(d.service)
+
+
+def _send_raw_span(service: str) -> str:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint="http://127.0.0.1:4318/v1/traces")))
+    with provider.get_tracer("e2e").start_as_current_span("GET raw/card", kind=SpanKind.SERVER) as span:
+        span.set_attribute("http.route", f"raw/card/{PLANTED_CARD}")
+        span.set_attribute("http.request.method", "GET")
+        span.set_attribute("user.password", PLANTED["password attribute"])
+        span.set_attribute("note", f"card {PLANTED['spaced card']}")
+        span.record_exception(ValueError(f"card {PLANTED_CARD}x declined"))
+        span.set_status(Status(StatusCode.ERROR, f"ValueError: card {PLANTED['spaced card']}x declined"))
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    return trace_id
+
+
+# --- Jaeger -------------------------------------------------------------------------------
+
+
+def test_booking_trace_in_jaeger_has_every_hop_and_the_attribution(stack: Driven) -> None:
+    operation = "POST api/bookings/"
+
+    def ours_in_search() -> list[str]:
+        found = requests.get(f"{JAEGER}/api/traces", params={"service": stack.service, "operation": operation, "limit": 100, "lookback": "1h"},
+                             timeout=10).json()["data"]
+        return [t["traceID"] for t in found if t["traceID"] in stack.booking_traces]
+
+    known = wait_until("our booking traces in Jaeger's search by service and operation", ours_in_search, timeout=60)
+
+    def complete(trace_id: str) -> list[dict[str, Any]] | None:
+        spans = jaeger_trace(trace_id)
+        return spans if spans and any(s["operationName"].startswith("run/") for s in spans) and any(_is_email_call(s) for s in spans) else None
+
+    spans = wait_until("a booking trace with its Celery run and the e-mail call", lambda: next(filter(None, map(complete, known)), None))
+    names = [s["operationName"] for s in spans]
+    root = next(s for s in spans if s["operationName"] == operation)
+    assert root is _trace_root(spans), "the Django span is the trace's root (its parent is the test's remote one)"
+    assert root["tagmap"]["span.kind"] == "server" and root["tagmap"]["http.route"] == "api/bookings/"
+    sql = [s for s in spans if s["tagmap"].get("db.system") == "postgresql" or s["tagmap"].get("db.system.name") == "postgresql"]
+    cache = [s for s in spans if s["tagmap"].get("db.system") == "redis" or s["tagmap"].get("db.system.name") == "redis"]
+    assert sql and cache, names
+    assert any(n == "apply_async/apps.notifications.tasks.send_booking_confirmation" for n in names), names
+    run = next(s for s in spans if s["operationName"] == "run/apps.notifications.tasks.send_booking_confirmation")
+    assert run["tagmap"]["span.kind"] == "consumer"
+    outbound = next(s for s in spans if _is_email_call(s))
+    assert _local_root(spans, outbound) is run, "the e-mail provider call is the worker's"
+    # Attribution on the request's root (the queries and Redis commands of the request itself).
+    own_sql = [s for s in sql if _local_root(spans, s) is root]
+    assert root["tagmap"]["trainerhub.db.query_count"] == len(own_sql) > 0
+    assert root["tagmap"]["trainerhub.db.duration_ms"] > 0
+    assert root["tagmap"]["trainerhub.cache.command_count"] >= 1
+    assert 0 < root["tagmap"]["trainerhub.db.duration_ratio"] <= 1
+    # The worker's root carries its own.
+    assert run["tagmap"]["trainerhub.db.query_count"] >= 1 and run["tagmap"]["trainerhub.http_client.request_count"] == 1
+    # Two processes: gunicorn's and the worker's, with the same service name.
+    assert {s["service"] for s in spans} == {stack.service}
+    assert root["resource"]["process.pid"] != run["resource"]["process.pid"]
+    assert root["resource"]["service.instance.id"] != run["resource"]["service.instance.id"]
+
+
+def _trace_root(spans: list[dict[str, Any]]) -> dict[str, Any]:
+    """The span whose parent is not in the trace (the test's own traceparent is the remote parent)."""
+    ids = {s["spanID"] for s in spans}
+    (root,) = [s for s in spans if not any(r["spanID"] in ids for r in s["references"])]
+    return root
+
+
+def _is_email_call(span: dict[str, Any]) -> bool:
+    url = str(span["tagmap"].get("url.full", span["tagmap"].get("http.url", "")))
+    return span["tagmap"].get("span.kind") == "client" and url.startswith("http://127.0.0.1:8765/email")
+
+
+def _local_root(spans: list[dict[str, Any]], span: dict[str, Any]) -> dict[str, Any]:
+    by_id = {s["spanID"]: s for s in spans}
+    while span["references"] and span["references"][0]["spanID"] in by_id:
+        parent = by_id[span["references"][0]["spanID"]]
+        if parent["processID"] != span["processID"]:
+            break
+        span = parent
+    return span
+
+
+def test_tail_sampling_keeps_every_flagged_trace_and_about_the_share_of_the_rest(stack: Driven) -> None:
+    for what, trace_id in stack.flagged.items():
+        spans = wait_until(f"the {what} trace {trace_id} in Jaeger", lambda: jaeger_trace(trace_id), timeout=60)
+        root = _trace_root(spans)
+        if what == "slow":
+            assert root["tagmap"]["trainerhub.slow"] is True
+        elif what == "n_plus_one":
+            assert root["tagmap"]["trainerhub.n_plus_one.count"] >= 5
+        else:
+            status = root["tagmap"].get("http.response.status_code", root["tagmap"].get("http.status_code"))
+            assert root["tagmap"]["error"] is True and status == 500
+    # Every decision is in by now (decision wait 3 s, and the flagged ones came last).
+    kept = sum(1 for t in stack.fast if jaeger_trace(t))
+    expected = TAIL_SHARE * FAST_BURST
+    # The probabilistic policy hashes the trace id: binomial, sd = sqrt(n p (1-p)) ~ 7.
+    assert abs(kept - expected) <= 30, f"kept {kept} of {FAST_BURST} fast traces; configured share {TAIL_SHARE:.0%}"
+    assert kept < FAST_BURST
+
+
+# --- Prometheus ---------------------------------------------------------------------------
+
+
+def test_spanmetrics_count_every_request_although_traces_are_sampled(stack: Driven) -> None:
+    expr = (f'sum(traces_span_metrics_calls_total{{service_name="{stack.service}",span_name="GET api/ping/",'
+            f'span_kind="SPAN_KIND_SERVER"}})')
+    value = wait_until(f"{expr} == {stack.ping_requests}", lambda: prom_value(expr) == stack.ping_requests or None, timeout=90)
+    assert value is True, prom_value(expr)
+
+
+def test_prometheus_has_red_db_time_and_server_metrics(stack: Driven) -> None:
+    svc = stack.service
+    selectors = {
+        "request rate (bookings)": f'traces_span_metrics_calls_total{{service_name="{svc}",http_route="api/bookings/",span_kind="SPAN_KIND_SERVER"}}',
+        "errors by status (invoice)": f'traces_span_metrics_calls_total{{service_name="{svc}",http_route="api/bookings/<int:booking_id>/invoice/",status_code="STATUS_CODE_ERROR"}}',
+        "latency histogram (bookings)": f'traces_span_metrics_duration_milliseconds_bucket{{service_name="{svc}",http_route="api/bookings/"}}',
+        "DB time per request (bookings)": f'trainerhub_request_db_duration_seconds_bucket{{job="{svc}",trainerhub_route="api/bookings/"}}',
+        "queries per request (bookings)": f'trainerhub_request_db_queries_bucket{{job="{svc}",trainerhub_route="api/bookings/"}}',
+        "a task's DB time": f'trainerhub_request_db_duration_seconds_count{{job="{svc}",trainerhub_root_kind="task"}}',
+        "N+1 findings": f'trainerhub_n_plus_one_total{{job="{svc}"}}',
+        "slow requests": f'trainerhub_slow_total{{job="{svc}"}}',
+        "Redis server": 'redis_connected_clients{job="redis"}',
+        "PostgreSQL server": 'pg_up{job="postgresql"} == 1',
+        "host CPU": 'node_cpu_seconds_total{job="node"}',
+        "collector accepted spans": 'otelcol_receiver_accepted_spans{job="otelcol"}',
+        "collector refused spans": 'otelcol_receiver_refused_spans{job="otelcol"}',
+        "collector export queue": 'otelcol_exporter_queue_size{job="otelcol"}',
+    }
+    missing = {}
+    deadline = time.monotonic() + 90
+    while True:
+        missing = {what: expr for what, expr in selectors.items() if not prom_query(expr)}
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert not missing, f"no samples for: {json.dumps(missing, indent=1)}\nmetric names: {_metric_names()}"
+
+
+def _metric_names() -> list[str]:
+    return [n for n in requests.get(f"{PROMETHEUS}/api/v1/label/__name__/values", timeout=10).json()["data"]
+            if n.startswith(("trainerhub", "traces", "otelcol"))]
+
+
+# --- Sentry -------------------------------------------------------------------------------
+
+
+def test_sentry_gets_the_sampled_traces_over_otlp(stack: Driven) -> None:
+    posts = wait_until("traces at the Sentry endpoint", lambda: stack.sink.otlp("traces"), timeout=60)
+    for post in posts:
+        assert post["path"] == f"/api/{SENTRY_PROJECT}/integration/otlp/v1/traces"
+        headers = {k.lower(): v for k, v in post["headers"].items()}
+        assert headers["x-sentry-auth"] == f"sentry sentry_key={SENTRY_KEY}, sentry_version=7"
+        assert headers["content-type"] == "application/x-protobuf"
+
+    def spans() -> list[Span]:
+        return [s for p in stack.sink.otlp("traces") for s in decode_traces(p["body"])]
+
+    flagged = set(stack.flagged.values())
+    got = wait_until("the flagged traces at the Sentry endpoint", lambda: flagged <= {s.trace_id for s in spans()} and spans(), timeout=60)
+    error_root = next(s for s in got if s.trace_id == stack.flagged["error"] and s.kind == "SERVER")
+    assert error_root.resource["service.name"] == stack.service
+    assert error_root.name == "GET api/bookings/<int:booking_id>/invoice/" and error_root.status == 2
+    assert not {s.trace_id for s in got} - set(_kept_ids(stack)), "Sentry gets only what tail sampling kept"
+    logs = wait_until("logs at the Sentry endpoint", lambda: stack.sink.otlp("logs"), timeout=60)
+    assert all(p["path"] == f"/api/{SENTRY_PROJECT}/integration/otlp/v1/logs" for p in logs)
+
+
+def _kept_ids(stack: Driven) -> list[str]:
+    sampled = [s.trace_id for p in stack.sink.otlp("traces") for s in decode_traces(p["body"])]
+    return [t for t in set(sampled) if jaeger_trace(t)]
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+
+def test_planted_secrets_reach_neither_jaeger_nor_prometheus_nor_sentry(stack: Driven) -> None:
+    # The planted requests and the raw span arrived (so absence below means masked, not lost).
+    traces = {t: wait_until(f"planted trace {t}", lambda t=t: jaeger_trace(t), timeout=60) for t in [*stack.planted_traces, stack.raw_trace]}
+    raw = next(s for s in traces[stack.raw_trace] if s["operationName"] == "GET raw/card")
+    assert raw["tagmap"]["user.password"] != PLANTED["password attribute"]
+    assert PLANTED_CARD not in raw["tagmap"]["http.route"]
+    assert raw["tagmap"]["otel.status_description"].startswith("ValueError: card ")  # masked, not dropped
+    assert any(log["fields"] for log in raw["logs"]), "the exception event arrived"
+    jaeger_text = json.dumps(traces)
+    route_values = requests.get(f"{PROMETHEUS}/api/v1/label/http_route/values", timeout=10).json()["data"]
+    assert any(v.startswith("raw/card/") for v in route_values), "the raw span's route reached spanmetrics"
+    labels = requests.get(f"{PROMETHEUS}/api/v1/labels", timeout=10).json()["data"]
+    prometheus_text = json.dumps({name: requests.get(f"{PROMETHEUS}/api/v1/label/{name}/values", timeout=10).json()["data"] for name in labels})
+    wait_until("the planted traces at Sentry", lambda: {*stack.planted_traces, stack.raw_trace} <= {
+        s.trace_id for p in stack.sink.otlp("traces") for s in decode_traces(p["body"])}, timeout=60)
+    sentry_text = "\n".join(repr(decode_traces(p["body"])) for p in stack.sink.otlp("traces")) + stack.sink.raw()
+    leaks = {
+        f"{what} in {where}": value
+        for what, value in PLANTED.items()
+        for where, text in (("Jaeger", jaeger_text), ("Prometheus labels", prometheus_text), ("Sentry", sentry_text))
+        if value in text
+    }
+    assert not leaks, leaks
