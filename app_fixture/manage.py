@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-import otel_trainerhub.auto  # noqa: F401  (first: instruments before Django loads)
+import config.observability  # noqa: F401  (first: instruments before Django loads)
 
 import os
 import sys

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -404,14 +404,21 @@ def _span_exporters(settings: Settings) -> Iterable[SpanExporter]:
         yield PerProcessExporter(lambda: JsonLinesSpanExporter(path), name=f"file {path}")
 
 
+# Every reason is reported from the start, at 0: an alert on drops then watches a series
+# that exists before the first drop (and a dashboard shows "0", not "no data").
+DROP_REASONS: Final = ("queue_full", "export_failed", "shutdown_timeout", "after_shutdown")
+
+
 def _observe_drops(_options: CallbackOptions) -> Iterable[Observation]:
-    for reason, count in STATS.snapshot()["spans_dropped"].items():
-        yield Observation(count, {"reason": reason})
+    dropped = STATS.snapshot()["spans_dropped"]
+    for reason in dict.fromkeys((*DROP_REASONS, *dropped)):
+        yield Observation(dropped.get(reason, 0), {"reason": reason})
 
 
 def _observe_log_drops(_options: CallbackOptions) -> Iterable[Observation]:
-    for reason, count in STATS.snapshot()["logs_dropped"].items():
-        yield Observation(count, {"reason": reason})
+    dropped = STATS.snapshot()["logs_dropped"]
+    for reason in dict.fromkeys((*DROP_REASONS, *dropped)):
+        yield Observation(dropped.get(reason, 0), {"reason": reason})
 
 
 def _observe_exported(_options: CallbackOptions) -> Iterable[Observation]:

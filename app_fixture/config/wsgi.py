@@ -1,4 +1,4 @@
-import otel_trainerhub.auto  # noqa: F401  (first: instruments before Django loads)
+import config.observability  # noqa: F401  (first: instruments before Django loads)
 
 import os
 
