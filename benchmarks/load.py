@@ -113,8 +113,8 @@ def variant_env(variant: str) -> dict[str, str]:
             OTEL_LOGS_EXPORTER="none",
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
             OTEL_EXPORTER_OTLP_ENDPOINT=OTLP_HTTP,
-            # The same instrumentations as ours, and not the ones we do not install.
-            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="asyncio,threading,logging,dbapi,wsgi,asgi,jinja2,tortoiseorm,urllib,sqlite3",
+            # The instrumentors installed are exactly ours (django, psycopg, psycopg2, sqlite3,
+            # redis, celery, requests, urllib3): opentelemetry-instrument loads them all.
         )
     if variant == "sentry":
         return base_env(TRAINERHUB_OTEL="off", SENTRY_DSN=f"http://bench0key@127.0.0.1:{SINK_PORT}/1", SENTRY_TRACES_SAMPLE_RATE="1.0")
@@ -221,7 +221,7 @@ def sink_stats() -> dict[str, float]:
 
 def wrk(endpoint: str, duration: float, connections: int) -> dict[str, Any]:
     method, path, script = ENDPOINTS[endpoint]
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s"]
     if script:
         argv += ["-s", str(Path(__file__).parent / "wrk" / script)]
     else:
@@ -246,7 +246,11 @@ def start_app(variant: str) -> Proc:
     gunicorn = [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{APP_PORT}", "--workers", "1", "config.wsgi"]
     argv = [str(BIN / "opentelemetry-instrument"), *gunicorn] if variant == "stock" else gunicorn
     proc = Proc(f"gunicorn-{variant}", argv, env)
-    wait_http(f"http://127.0.0.1:{APP_PORT}/liveness/", proc=proc)
+    try:
+        wait_http(f"http://127.0.0.1:{APP_PORT}/liveness/", proc=proc)
+    except BaseException:
+        proc.stop()
+        raise
     return proc
 
 

@@ -64,7 +64,7 @@ def configure(**options: Any) -> Settings:
 
             providers.log_provider = build_log_provider(settings, providers.tracer_provider.resource)
             stamp_in_children(providers.log_provider)
-            otlp_handler = OtlpLogHandler(providers.log_provider)
+            otlp_handler = OtlpLogHandler(providers.log_provider, level=logging.getLevelName(settings.otlp_log_level))
         configure_logging(settings, otlp_handler)
         # After the tracer provider: Sentry links its events to the OTel span in force.
         init_sentry(settings)

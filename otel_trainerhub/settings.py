@@ -88,6 +88,9 @@ class Settings:
     slow_route_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     n_plus_one_threshold: int = 5
     log_level: str = "INFO"
+    #: the lowest level also sent over OTLP (to the collector, and Sentry's logs); every
+    #: level still goes to stdout/LOG_FILE. INFO doubles the cost of each request's log line.
+    otlp_log_level: str = "WARNING"
     log_format: str = "json"
     log_file: str | None = None
     log_file_max_bytes: int = 10 * 1024 * 1024
@@ -229,9 +232,15 @@ def _header_name(name: str, raw: str) -> str | None:
 
 def _instrumentation_names(name: str, raw: str) -> frozenset[str]:
     names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
-    unknown = sorted(names - set(INSTRUMENTATION_NAMES))
-    if unknown:
-        raise ConfigError(name, raw, "a comma-separated list of " + ", ".join(INSTRUMENTATION_NAMES))
+    if names <= set(INSTRUMENTATION_NAMES):
+        return names
+    # The variable is opentelemetry-instrument's too: the names of other installed contrib
+    # instrumentors are valid (and not ours to act on); anything else is a typo.
+    from importlib.metadata import entry_points
+
+    known = set(INSTRUMENTATION_NAMES) | {e.name for e in entry_points(group="opentelemetry_instrumentor")}
+    if names - known:
+        raise ConfigError(name, raw, "a comma-separated list of " + ", ".join(sorted(known)))
     return names
 
 
@@ -280,6 +289,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "N_PLUS_ONE_THRESHOLD": ("n_plus_one_threshold", _number(int, minimum=2)),
     "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),
+    "OTEL_TRAINERHUB_OTLP_LOG_LEVEL": ("otlp_log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FILE": ("log_file", _optional_text),
     "LOG_FILE_MAX_BYTES": ("log_file_max_bytes", _number(int, minimum=1024)),
     "LOG_FILE_BACKUP_COUNT": ("log_file_backup_count", _number(int, minimum=1, maximum=100)),

@@ -46,7 +46,8 @@ def _otlp_log_records(receiver: OtlpReceiver) -> list[dict[str, Any]]:
 
 
 def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
-    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox, LOG_TRUSTED_PROXY_HEADER="X-Forwarded-For")
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox, LOG_TRUSTED_PROXY_HEADER="X-Forwarded-For",
+                   OTEL_TRAINERHUB_OTLP_LOG_LEVEL="INFO")
     gunicorn, url = start_gunicorn(env, log_dir, workers=2)
     worker = start_celery(env, log_dir, concurrency=1)
     try:

@@ -43,6 +43,7 @@ BAD_VALUES = [
     ("N_PLUS_ONE_THRESHOLD", "2.5"),
     ("LOG_LEVEL", "VERBOSE"),
     ("LOG_FORMAT", "xml"),
+    ("OTEL_TRAINERHUB_OTLP_LOG_LEVEL", "LOUD"),
     ("LOG_FILE_MAX_BYTES", "10MB"),
     ("LOG_FILE_BACKUP_COUNT", "0"),
     ("LOG_TRUSTED_PROXY_HEADER", "X-Forwarded-For: 1.2.3.4"),
