@@ -15,6 +15,9 @@ and then runs this module. Components, in start order, on loopback:
     provider sandbox                      :8765              SendGrid, Twilio, Stripe stand-in
     the fixture under gunicorn            :8000
     a Celery prefork worker
+    nginx, the TLS front (self-signed)    :8443              https://127.0.0.1:8443 -> :8000
+    blackbox exporter                     :9115              probes https://127.0.0.1:8443/health/
+    Alertmanager                          :9093              the alert rules' routing
 
 State (pid files, logs, Prometheus data) lives in $TRAINERHUB_STACK_DIR (var/stack).
 With SENTRY_DSN set, the collector sends to that project's OTLP endpoints instead of the
@@ -75,6 +78,15 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _git_version() -> str:
+    """service.version for the stack's application: the checkout's commit (feeds DeploymentCompleted)."""
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "dev"
+    except OSError:
+        return "dev"
+
+
 def sentry_otlp_from_dsn(dsn: str) -> dict[str, str]:
     """Sentry's OTLP endpoints and auth header for a DSN ``https://<key>@<host>/<project>``."""
     parts = urllib.parse.urlsplit(dsn)
@@ -124,6 +136,7 @@ class Stack:
             "OTEL_SERVICE_NAME": "trainerhub",
             "OTEL_METRIC_EXPORT_INTERVAL": "10000",
             "ENVIRONMENT": "development",
+            "RELEASE_VERSION": os.environ.get("RELEASE_VERSION") or _git_version(),
             "PYTHONUNBUFFERED": "1",
         } | {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
         if os.environ.get("SENTRY_DSN"):
@@ -169,8 +182,42 @@ class Stack:
             Component("celery-worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "2",
                                         "--loglevel", "INFO", "--hostname", "trainerhub@%h"], (),
                       lambda: "ready" in self._log_text("celery-worker"), env=app_env, cwd=FIXTURE),
+            Component("nginx", ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], (8443,),
+                      lambda: port_open(8443), url="https://127.0.0.1:8443"),
+            Component("blackbox-exporter", ["prometheus-blackbox-exporter", f"--config.file={ROOT / 'monitoring/blackbox/blackbox.yml'}",
+                                            "--web.listen-address=127.0.0.1:9115"], (9115,), http_ok("http://127.0.0.1:9115/metrics")),
+            Component("alertmanager", ["prometheus-alertmanager", f"--config.file={self._alertmanager_config()}",
+                                       f"--storage.path={self.dir / 'alertmanager'}", "--web.listen-address=127.0.0.1:9093",
+                                       "--cluster.listen-address="], (9093,), http_ok("http://127.0.0.1:9093/-/ready"), url="http://127.0.0.1:9093"),
         ]
         return components
+
+    def _alertmanager_config(self) -> Path:
+        """The committed config with its secret files pointed at local placeholders (no real
+        receiver is reachable from here: notifications fail and are retried, visibly)."""
+        secrets = self.dir / "alertmanager-secrets"
+        text = (ROOT / "monitoring/alertmanager/alertmanager.yml").read_text().replace("/etc/alertmanager/secrets", str(secrets))
+        return self._write(self.dir / "alertmanager.yml", text)
+
+    def _write(self, path: Path, text: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def _prepare_tls_front(self) -> None:
+        """nginx's config for this stack directory and a self-signed certificate (90 days, as Let's Encrypt's)."""
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
+        self._write(self.dir / "nginx.conf", (ROOT / "monitoring/nginx/trainerhub.conf.template").read_text().replace("@STACK_DIR@", str(self.dir)))
+        tls = self.dir / "tls"
+        if not (tls / "cert.pem").exists():
+            tls.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "90", "-subj", "/CN=127.0.0.1",
+                            "-keyout", str(tls / "key.pem"), "-out", str(tls / "cert.pem")], check=True, capture_output=True)
+        for name in ("smtp_password", "slack_webhook_url", "pagerduty_routing_key"):
+            placeholder = self.dir / "alertmanager-secrets" / name
+            if not placeholder.exists():
+                self._write(placeholder, "http://127.0.0.1:9/not-configured\n" if name == "slack_webhook_url" else "not-configured\n")
 
     # --- process bookkeeping -------------------------------------------------------------
     def _pid(self, name: str) -> int | None:
@@ -218,6 +265,7 @@ class Stack:
     def up(self, timeout: float) -> None:
         for d in (self.pids, self.logs, self.dir / "app"):
             d.mkdir(parents=True, exist_ok=True)
+        self._prepare_tls_front()
         components = self.components()
         print(f"stack: starting in {self.dir}")
         for c in components:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,83 @@ def test_the_jaeger_config_validates() -> None:
 def test_the_prometheus_config_passes_promtool() -> None:
     result = subprocess.run(["promtool", "check", "config", str(ROOT / "monitoring/prometheus/prometheus.yml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- alerting, Alertmanager, dashboards ---------------------------------------------------
+
+RULES = ROOT / "monitoring/prometheus/rules"
+
+
+def _run(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
+    checked = _run("promtool", "check", "rules", *map(str, sorted(RULES.glob("*.yml"))))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = _run("promtool", "test", "rules", *map(str, sorted((RULES / "tests").glob("*.yml"))))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_every_alert_has_a_test_severity_annotations_and_a_runbook_section() -> None:
+    import re
+
+    import yaml
+
+    runbook = (ROOT / "docs/runbooks.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-") for h in re.findall(r"^## (.+)$", runbook, re.M)}
+    tests_text = "\n".join(p.read_text() for p in (RULES / "tests").glob("*.yml"))
+    for path in RULES.glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                name = rule["alert"]
+                assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
+                assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+                assert rule["annotations"]["runbook_url"].split("#")[1] in anchors, name
+                assert f"alertname: {name}" in tests_text, f"{name} has no promtool test"
+                if rule["labels"]["severity"] != "info":
+                    assert rule.get("for"), f"{name}: a for: duration avoids flapping"
+
+
+def test_a_broken_rule_fails_promtool(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: rate(foo[5m] > 1\n")
+    assert _run("promtool", "check", "rules", str(broken)).returncode != 0
+
+
+@pytest.mark.parametrize(("labels", "receivers"), [
+    ("severity=critical", "oncall,slack"),
+    ("severity=warning", "slack"),
+    ("severity=info", "slack-info"),
+])
+def test_alertmanager_routes_each_severity(labels: str, receivers: str) -> None:
+    config = ROOT / "monitoring/alertmanager/alertmanager.yml"
+    assert _run("amtool", "check-config", str(config)).returncode == 0
+    routed = _run("amtool", "config", "routes", "test", f"--config.file={config}", labels, "alertname=Any")
+    assert routed.stdout.strip() == receivers, routed.stdout + routed.stderr
+
+
+def test_alertmanager_inhibits_the_symptoms_of_a_down_application() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "monitoring/alertmanager/alertmanager.yml").read_text())
+    down = next(r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname="ApplicationDown"'])
+    assert 'alertname!="ApplicationDown"' in down["target_matchers"] and "stack" in down["equal"]
+
+
+def test_the_committed_dashboards_are_what_the_code_generates() -> None:
+    result = _run(sys.executable, str(ROOT / "monitoring/grafana/dashboards.py"), "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_dashboard_and_rule_expression_parses(tmp_path: Path) -> None:
+    import yaml
+
+    from tests.support.promql import dashboard_expressions
+
+    rules = [{"record": f"panel:{i}", "expr": expr} for i, expr in enumerate(dashboard_expressions().values())]
+    assert len(rules) > 30
+    path = tmp_path / "panels.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    checked = _run("promtool", "check", "rules", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.support.otlp import Span, decode_traces
+from tests.support.promql import dashboard_expressions, rule_expressions, selectors
 from tests.support.sentry_sink import SentrySink
 from tests.support.stack import ROOT
 
@@ -206,6 +207,17 @@ def _drive(d: Driven) -> None:
     # ...and straight to the collector, past the application's own redaction: the collector's
     # redaction processor is the second line of defence.
     d.raw_trace = _send_raw_span(d.service)
+
+    # What the alerts and dashboards also watch: a failing Celery task, a database backup.
+    app_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | {
+        "PYTHONPATH": str(ROOT / "app_fixture"), "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": "postgres://trainerhub:trainerhub@127.0.0.1:5432/trainerhub", "REDIS_URL": "redis://127.0.0.1:6379",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SERVICE_NAME": d.service, "TRAINERHUB_VAR_DIR": str(d.stack_dir / "app"),
+    }
+    for argv in (["-c", "import django; django.setup(); from apps.analytics.tasks import rollup_daily_stats as t; t.delay(0); t.delay(1)"],
+                 ["manage.py", "backup_database"]):
+        done = subprocess.run([sys.executable, *argv], cwd=ROOT / "app_fixture", env=app_env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _send_raw_span(service: str) -> str:
@@ -412,3 +424,48 @@ def test_planted_secrets_reach_neither_jaeger_nor_prometheus_nor_sentry(stack: D
         if value in text
     }
     assert not leaks, leaks
+
+
+# --- alerts and dashboards ----------------------------------------------------------------
+
+
+def test_no_alert_or_dashboard_watches_a_metric_that_does_not_exist(stack: Driven) -> None:
+    """Every metric selector of every alert rule and dashboard panel has series in the stack's
+    Prometheus after the traffic above. (A comparison may be empty when nothing is wrong; the
+    selectors inside it may not.)"""
+    expressions = {**rule_expressions(), **dashboard_expressions()}
+    wanted = {sel: name for name, expr in expressions.items() for sel in selectors(expr)}
+    assert len(wanted) > 40, "the selector extraction found too little to be trusted"
+
+    def dead() -> dict[str, str]:
+        start = time.time() - 3600
+        missing = {}
+        for selector, where in wanted.items():
+            found = requests.get(f"{PROMETHEUS}/api/v1/series", params={"match[]": selector, "start": start}, timeout=10)
+            assert found.status_code == 200, (selector, found.text)
+            if not found.json()["data"]:
+                missing[selector] = where
+        return missing
+
+    missing: dict[str, str] = {}
+    deadline = time.monotonic() + 120  # the blackbox probe, the exporters' scrapes and a metric export interval
+    while time.monotonic() < deadline:
+        missing = dead()
+        if not missing:
+            break
+        time.sleep(5)
+    assert not missing, "selectors with no series:\n" + "\n".join(f"  {s}  ({w})" for s, w in sorted(missing.items()))
+
+
+def test_the_rules_are_loaded_and_alertmanager_receives_from_prometheus(stack: Driven) -> None:
+    groups = requests.get(f"{PROMETHEUS}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert {g["name"] for g in groups} == {"trainerhub.critical", "trainerhub.warning", "trainerhub.info"}
+    assert sum(len(g["rules"]) for g in groups) == len(rule_expressions())
+    assert all(r["health"] == "ok" for g in groups for r in g["rules"]), [r for g in groups for r in g["rules"] if r["health"] != "ok"]
+    managers = wait_until("Prometheus to discover Alertmanager", lambda: requests.get(f"{PROMETHEUS}/api/v1/alertmanagers", timeout=10).json()["data"]["activeAlertmanagers"])
+    assert managers[0]["url"].startswith("http://127.0.0.1:9093")
+    # The probe through the TLS front sees a healthy application and a certificate.
+    probe = wait_until("the blackbox probe", lambda: prom_query('probe_success{job="blackbox-health"}'))
+    assert probe[0]["value"][1] == "1"
+    days = prom_value('(probe_ssl_earliest_cert_expiry{job="blackbox-health"} - time()) / 86400')
+    assert days is not None and 85 < days <= 90

@@ -4,6 +4,7 @@ from datetime import datetime
 from django.core.cache import cache
 from django.db import transaction
 from django.http import JsonResponse
+from otel_trainerhub import business
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -67,6 +68,7 @@ def _create(request):
     cache.delete_many([f"booking-counts:{request.user.pk}", f"schedule:{service.trainer_id}"])
     transaction.on_commit(lambda: send_booking_confirmation.delay(booking.pk))
     log.info("booking created", extra={"booking_id": booking.pk})
+    business.booking_created()
     return JsonResponse({"id": booking.pk, "status": booking.status}, status=201)
 
 

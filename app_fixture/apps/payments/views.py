@@ -5,6 +5,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from otel_trainerhub import business
+
 from apps.bookings.models import Booking
 from apps.core import providers
 from apps.core.views import json_body, login_required_json
@@ -34,6 +36,7 @@ def capture(request, booking_id):
     payment.save(update_fields=["status", "provider_reference"])
     if payment.status == Payment.CAPTURED:
         Booking.objects.filter(pk=booking.pk).update(status=Booking.CONFIRMED)
+        business.booking_completed(amount=float(payment.amount), currency=payment.currency)
     return JsonResponse({"id": payment.pk, "status": payment.status}, status=200 if payment.status == Payment.CAPTURED else 402)
 
 
@@ -55,4 +58,5 @@ def subscribe(request):
         log.error("subscription charge failed for %s: %s", data, exc)
         return JsonResponse({"error": "payment declined"}, status=402)
     sub = Subscription.objects.create(user=request.user, plan=plan, provider_reference=reference)
+    business.subscription_created(plan=plan, amount=float(PLANS[plan]), currency="EUR")
     return JsonResponse({"id": sub.pk, "plan": plan, "status": sub.status}, status=201)

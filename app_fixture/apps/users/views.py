@@ -3,6 +3,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.http import JsonResponse
+from otel_trainerhub import business
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -29,4 +30,5 @@ def register(request):
     except IntegrityError:
         return JsonResponse({"error": "username taken"}, status=409)
     log.info("user registered", extra={"user_id": user.pk})
+    business.user_registered()
     return JsonResponse({"id": user.pk, "token": token}, status=201)
