@@ -208,7 +208,9 @@ def _drive(d: Driven) -> None:
     # redaction processor is the second line of defence.
     d.raw_trace = _send_raw_span(d.service)
 
-    # What the alerts and dashboards also watch: a failing Celery task, a database backup.
+    # What the alerts and dashboards also watch: a registration (the traffic script's names
+    # repeat between runs on one database), a failing Celery task, a database backup.
+    call("POST", "/api/users/register/", expect=201, json={"username": f"e2e-{secrets.token_hex(6)}", "password": "correct horse battery staple"})
     app_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | {
         "PYTHONPATH": str(ROOT / "app_fixture"), "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": "postgres://trainerhub:trainerhub@127.0.0.1:5432/trainerhub", "REDIS_URL": "redis://127.0.0.1:6379",
