@@ -186,26 +186,24 @@ class Stack:
                       lambda: port_open(8443), url="https://127.0.0.1:8443"),
             Component("blackbox-exporter", ["prometheus-blackbox-exporter", f"--config.file={ROOT / 'monitoring/blackbox/blackbox.yml'}",
                                             "--web.listen-address=127.0.0.1:9115"], (9115,), http_ok("http://127.0.0.1:9115/metrics")),
-            Component("alertmanager", ["prometheus-alertmanager", f"--config.file={self._alertmanager_config()}",
+            Component("alertmanager", ["prometheus-alertmanager", f"--config.file={self.dir / 'alertmanager.yml'}",
                                        f"--storage.path={self.dir / 'alertmanager'}", "--web.listen-address=127.0.0.1:9093",
                                        "--cluster.listen-address="], (9093,), http_ok("http://127.0.0.1:9093/-/ready"), url="http://127.0.0.1:9093"),
         ]
         return components
-
-    def _alertmanager_config(self) -> Path:
-        """The committed config with its secret files pointed at local placeholders (no real
-        receiver is reachable from here: notifications fail and are retried, visibly)."""
-        secrets = self.dir / "alertmanager-secrets"
-        text = (ROOT / "monitoring/alertmanager/alertmanager.yml").read_text().replace("/etc/alertmanager/secrets", str(secrets))
-        return self._write(self.dir / "alertmanager.yml", text)
 
     def _write(self, path: Path, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return path
 
-    def _prepare_tls_front(self) -> None:
-        """nginx's config for this stack directory and a self-signed certificate (90 days, as Let's Encrypt's)."""
+    def _prepare_configs(self) -> None:
+        """nginx's config for this stack directory and a self-signed certificate (90 days, as
+        Let's Encrypt's); Alertmanager's config with its secret files pointed at local
+        placeholders (no real receiver is reachable from here: notifications fail, visibly)."""
+        secrets = self.dir / "alertmanager-secrets"
+        text = (ROOT / "monitoring/alertmanager/alertmanager.yml").read_text().replace("/etc/alertmanager/secrets", str(secrets))
+        self._write(self.dir / "alertmanager.yml", text)
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
         self._write(self.dir / "nginx.conf", (ROOT / "monitoring/nginx/trainerhub.conf.template").read_text().replace("@STACK_DIR@", str(self.dir)))
@@ -265,7 +263,7 @@ class Stack:
     def up(self, timeout: float) -> None:
         for d in (self.pids, self.logs, self.dir / "app"):
             d.mkdir(parents=True, exist_ok=True)
-        self._prepare_tls_front()
+        self._prepare_configs()
         components = self.components()
         print(f"stack: starting in {self.dir}")
         for c in components:

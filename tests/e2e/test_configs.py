@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.stack import ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # a cold machine builds the collector and Jaeger first
 
 
 def _built(script: str, env_var: str) -> str:

@@ -31,7 +31,7 @@ from tests.support.promql import dashboard_expressions, rule_expressions, select
 from tests.support.sentry_sink import SentrySink
 from tests.support.stack import ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # a cold machine builds the collector and Jaeger first
 
 JAEGER = "http://127.0.0.1:16686"
 PROMETHEUS = "http://127.0.0.1:9090"
