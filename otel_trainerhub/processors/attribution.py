@@ -44,7 +44,7 @@ _ROOT = "_trainerhub_root"
 _CHILD_OF = "_trainerhub_child_of"
 _MAX_FINGERPRINTS = 256
 _ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
-_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ")
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ", "PRAGMA")
 
 
 def _current_context_getter() -> Any:

@@ -194,11 +194,12 @@ def test_below_threshold_and_varied_statements_are_not_n_plus_one(rig: Rig) -> N
         for _ in range(10):
             db(rig.tracer, "SAVEPOINT s1")
             db(rig.tracer, "BEGIN")
+            db(rig.tracer, "PRAGMA foreign_keys = OFF", system="sqlite")  # what a SQLite migration repeats
         for table in "bcdefgh":
             db(rig.tracer, f"SELECT * FROM {table} WHERE id = 1")
     attrs = rig.roots()["root"]
     assert "trainerhub.n_plus_one.count" not in attrs
-    assert attrs["trainerhub.db.query_count"] == 4 + 7 + 20
+    assert attrs["trainerhub.db.query_count"] == 4 + 7 + 30
 
 
 def test_slow_request_is_flagged_logged_in_the_guides_shape_and_counted(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
