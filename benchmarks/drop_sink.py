@@ -13,34 +13,26 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import sys
 import threading
 import zlib
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.sentry_sink import decode_envelope  # noqa: E402  (the one envelope parser)
 
 
 def count_envelope(body: bytes, counts: Counter[str]) -> None:
-    lines = body.split(b"\n")
-    i = 1
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        header = json.loads(lines[i])
-        length = header.get("length")
-        if length is not None:
-            rest = b"\n".join(lines[i + 1 :])
-            payload, remainder = rest[:length], rest[length + 1 :]
-            lines, i = [b"", *remainder.split(b"\n")], 1
-        else:
-            payload, i = lines[i + 1], i + 2
+    for header, payload in decode_envelope(body):
         kind = header.get("type")
         counts[f"items_{kind}"] += 1
         if kind == "transaction":
-            counts["spans"] += 1 + len(json.loads(payload).get("spans", []))
+            counts["spans"] += 1 + len(payload.get("spans", []))
         elif kind == "client_report":
-            for d in json.loads(payload).get("discarded_events", []):
+            for d in payload.get("discarded_events", []):
                 counts[f"discarded_{d.get('category')}_{d.get('reason')}"] += int(d.get("quantity", 0))
 
 

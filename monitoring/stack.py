@@ -39,7 +39,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "app_fixture"
@@ -76,6 +76,11 @@ def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _without_telemetry_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment minus OTEL_* and SENTRY_*: each component gets its own."""
+    return {k: v for k, v in env.items() if not k.startswith(("OTEL_", "SENTRY_"))}
 
 
 def _git_version() -> str:
@@ -239,7 +244,7 @@ class Stack:
         busy = [p for p in c.ports if port_open(p)]
         if busy:
             raise StackError(f"{c.name}: port {', '.join(map(str, busy))} on 127.0.0.1 is taken by another process; stop it or run `bin/stack down`")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | c.env
+        env = _without_telemetry_settings(os.environ) | c.env
         log = open(self.logs / f"{c.name}.log", "ab")
         proc = subprocess.Popen(c.argv, cwd=c.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         (self.pids / f"{c.name}.pid").write_text(str(proc.pid))
@@ -254,7 +259,7 @@ class Stack:
         print(f"  {c.name:18} ready in {time.monotonic() - started:4.1f} s  {c.url}")
 
     def _prepare_database(self, app_env: dict[str, str]) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | app_env | {"OTEL_SDK_DISABLED": "true"}
+        env = _without_telemetry_settings(os.environ) | app_env | {"OTEL_SDK_DISABLED": "true"}
         for args in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
             result = subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=FIXTURE, env=env, capture_output=True, text=True)
             if result.returncode:

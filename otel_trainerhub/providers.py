@@ -322,12 +322,10 @@ _user_instance_id: str | None = None
 _stamp_hook_registered = False
 
 
-def stamp_in_children(*providers: Any, user_instance_id: str | None = None) -> None:
+def stamp_in_children(*providers: Any) -> None:
     """Give each forked child's telemetry (all three signals alike) its own ``process.pid``."""
-    global _stamp_hook_registered, _user_instance_id
+    global _stamp_hook_registered
     _stamped_in_children.extend(providers)
-    if user_instance_id is not None:
-        _user_instance_id = user_instance_id
     if not _stamp_hook_registered:
         _stamp_hook_registered = True
         os.register_at_fork(after_in_child=lambda: _stamp_pid(*_stamped_in_children))
@@ -409,16 +407,13 @@ def _span_exporters(settings: Settings) -> Iterable[SpanExporter]:
 DROP_REASONS: Final = ("queue_full", "export_failed", "shutdown_timeout", "after_shutdown")
 
 
-def _observe_drops(_options: CallbackOptions) -> Iterable[Observation]:
-    dropped = STATS.snapshot()["spans_dropped"]
-    for reason in dict.fromkeys((*DROP_REASONS, *dropped)):
-        yield Observation(dropped.get(reason, 0), {"reason": reason})
+def _observe_dropped(signal: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        dropped = STATS.snapshot()[f"{signal}_dropped"]
+        for reason in dict.fromkeys((*DROP_REASONS, *dropped)):
+            yield Observation(dropped.get(reason, 0), {"reason": reason})
 
-
-def _observe_log_drops(_options: CallbackOptions) -> Iterable[Observation]:
-    dropped = STATS.snapshot()["logs_dropped"]
-    for reason in dict.fromkeys((*DROP_REASONS, *dropped)):
-        yield Observation(dropped.get(reason, 0), {"reason": reason})
+    return observe
 
 
 def _observe_exported(_options: CallbackOptions) -> Iterable[Observation]:
@@ -514,7 +509,7 @@ def _warm_up_export_path() -> None:
 
 
 def build_providers(settings: Settings) -> Providers:
-    global _at_fork_registered
+    global _at_fork_registered, _user_instance_id
     resource = build_resource(settings)
     _warm_up_export_path()
 
@@ -530,13 +525,13 @@ def build_providers(settings: Settings) -> Providers:
     meter = meter_provider.get_meter("otel_trainerhub")
     meter.create_observable_counter(
         "trainerhub.telemetry.spans.dropped",
-        callbacks=[_observe_drops],
+        callbacks=[_observe_dropped("spans")],
         unit="{span}",
         description="Spans this process created but could not deliver, by reason",
     )
     meter.create_observable_counter(
         "trainerhub.telemetry.logs.dropped",
-        callbacks=[_observe_log_drops],
+        callbacks=[_observe_dropped("logs")],
         unit="{log_record}",
         description="Log records this process could not deliver over OTLP, by reason",
     )
@@ -586,7 +581,8 @@ def build_providers(settings: Settings) -> Providers:
             after_in_child=_gate_after_fork_in_child,
         )
     _stamped_in_children.clear()  # a configure() after shutdown() stamps its own providers only
-    stamp_in_children(tracer_provider, meter_provider, user_instance_id=settings.resource_attributes.get("service.instance.id"))
+    _user_instance_id = settings.resource_attributes.get("service.instance.id")
+    stamp_in_children(tracer_provider, meter_provider)
     return Providers(tracer_provider, meter_provider, processors, readers)
 
 

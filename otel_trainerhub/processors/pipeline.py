@@ -25,8 +25,6 @@ class EnrichingSpanProcessor(SynchronousMultiSpanProcessor):
 
     def __init__(self, redaction: RedactionProcessor | None, attribution: AttributionProcessor | None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.redaction = redaction
-        self.attribution = attribution
         self._start: Callable[[Span, Context | None], None] | None = attribution.on_start if attribution else None
         self._ending: tuple[Callable[[Span], None], ...] = tuple(p._on_ending for p in (redaction, attribution) if p is not None)
 

@@ -110,6 +110,10 @@ class Driven:
     raw_trace: str = ""
 
 
+def _without_telemetry_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))}
+
+
 def _stack(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(ROOT / "bin/stack"), command], env=env, text=True, capture_output=True, timeout=3600)
 
@@ -121,7 +125,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driven]:
     stack_dir = tmp_path_factory.mktemp("stack")
     service = f"trainerhub-e2e-{secrets.token_hex(3)}"
     base = f"http://127.0.0.1:{sink.port}/api/{SENTRY_PROJECT}/integration/otlp/v1"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | {
+    env = _without_telemetry_settings() | {
         "TRAINERHUB_STACK_DIR": str(stack_dir),
         "OTEL_SERVICE_NAME": service,
         "OTEL_BSP_SCHEDULE_DELAY": "500",
@@ -211,7 +215,7 @@ def _drive(d: Driven) -> None:
     # What the alerts and dashboards also watch: a registration (the traffic script's names
     # repeat between runs on one database), a failing Celery task, a database backup.
     call("POST", "/api/users/register/", expect=201, json={"username": f"e2e-{secrets.token_hex(6)}", "password": "correct horse battery staple"})
-    app_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_"))} | {
+    app_env = _without_telemetry_settings() | {
         "PYTHONPATH": str(ROOT / "app_fixture"), "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": "postgres://trainerhub:trainerhub@127.0.0.1:5432/trainerhub", "REDIS_URL": "redis://127.0.0.1:6379",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SERVICE_NAME": d.service, "TRAINERHUB_VAR_DIR": str(d.stack_dir / "app"),
