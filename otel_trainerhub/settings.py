@@ -87,6 +87,9 @@ class Settings:
     #: per second on the trivial endpoint (more exports). Kept at 512.
     bsp_max_export_batch_size: int = 512
     metric_export_interval_ms: int = 15000
+    #: the Django instrumentation's own http.server.* metrics: "auto" keeps them only where
+    #: the collector's spanmetrics cannot count every request (head sampling, no OTLP traces).
+    http_server_metrics: str = "auto"
     performance_monitoring_enabled: bool = True
     slow_request_threshold: float = 5.0
     slow_route_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
@@ -109,6 +112,11 @@ class Settings:
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = 0.0
     sentry_profiles_sample_rate: float = 0.0
+
+    @property
+    def spanmetrics_count_every_request(self) -> bool:
+        """Every server span goes to the collector, whose spanmetrics then count every request."""
+        return self.traces_exporter == "otlp" and self.exporter_endpoint is not None and self.sampler in ("always_on", "parentbased_always_on")
 
     def __repr__(self) -> str:
         # Secrets stay out of reprs, tracebacks and debug output.
@@ -287,6 +295,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "OTEL_BSP_SCHEDULE_DELAY": ("bsp_schedule_delay_ms", _number(int, minimum=1)),
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": ("bsp_max_export_batch_size", _number(int, minimum=1)),
     "OTEL_METRIC_EXPORT_INTERVAL": ("metric_export_interval_ms", _number(int, minimum=100)),
+    "OTEL_TRAINERHUB_HTTP_SERVER_METRICS": ("http_server_metrics", _choice(("auto", "on", "off"))),
     "PERFORMANCE_MONITORING_ENABLED": ("performance_monitoring_enabled", _bool),
     "SLOW_REQUEST_THRESHOLD": ("slow_request_threshold", _number(float, minimum=0, inclusive_min=False)),
     "SLOW_REQUEST_ROUTE_THRESHOLDS": ("slow_route_thresholds", _route_thresholds),

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
+from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attributes
 from otel_trainerhub.processors.source import application_frame
 from otel_trainerhub.sql import fingerprint
 
@@ -241,7 +241,8 @@ class AttributionProcessor(OnEndingProcessor):
         if slow:
             found["trainerhub.slow"] = True
             self._slow.add(1, metric_attributes)
-        _write_attributes(span, found)
+        # The SDK froze the attributes just before _on_ending; the exported span shares them.
+        set_frozen_attributes(span._attributes, found)
         self._db_time.record(state.db_ns / 1e9, metric_attributes)
         self._db_queries.record(state.db_count, metric_attributes)
         if slow:
@@ -279,11 +280,3 @@ class AttributionProcessor(OnEndingProcessor):
         path = attributes.get("url.path") or attributes.get("http.target") or route
         method = attributes.get("http.request.method") or attributes.get("http.method")
         _perf_log.warning("Slow request", extra={"path": path, "method": method, **fields, "route": route})
-
-
-def _write_attributes(span: Span, values: Mapping[str, Any]) -> None:
-    # The SDK freezes attributes just before _on_ending; the read-only span it exports
-    # shares this very mapping, so what is written here is what the exporter sends.
-    attributes: Any = span._attributes
-    for key, value in values.items():
-        set_frozen_attribute(attributes, key, value)

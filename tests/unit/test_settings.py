@@ -44,6 +44,7 @@ BAD_VALUES = [
     ("LOG_LEVEL", "VERBOSE"),
     ("LOG_FORMAT", "xml"),
     ("OTEL_TRAINERHUB_OTLP_LOG_LEVEL", "LOUD"),
+    ("OTEL_TRAINERHUB_HTTP_SERVER_METRICS", "sometimes"),
     ("LOG_FILE_MAX_BYTES", "10MB"),
     ("LOG_FILE_BACKUP_COUNT", "0"),
     ("LOG_TRUSTED_PROXY_HEADER", "X-Forwarded-For: 1.2.3.4"),
@@ -145,3 +146,25 @@ def test_bad_value_stops_start_up_with_one_line(entry: str) -> None:
         ]
     else:  # the explicit API raises to its caller
         assert "ConfigError: SLOW_REQUEST_THRESHOLD='fast'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("environment", "kept"),
+    [
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),  # spanmetrics see every server span
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}, True),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, True),
+        ({}, True),  # no collector at all
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRAINERHUB_HTTP_SERVER_METRICS": "on"}, True),
+        ({"OTEL_TRAINERHUB_HTTP_SERVER_METRICS": "off"}, False),
+    ],
+)
+def test_django_server_metrics_are_kept_only_where_spanmetrics_cannot_count_every_request(environment: dict[str, str], kept: bool) -> None:
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from otel_trainerhub.instrumentation.django_ import server_metrics_provider
+
+    provider = MeterProvider()
+    chosen = server_metrics_provider(load_settings(environment), provider)
+    assert chosen is provider if kept else isinstance(chosen, NoOpMeterProvider)
