@@ -24,6 +24,7 @@ processes) works off ``--tasks`` queued booking confirmations with and without u
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -192,6 +194,27 @@ def flush_redis() -> None:
 
     for db in (0, 1, 2):
         redis.Redis.from_url(f"{REDIS_URL}/{db}").flushdb()
+
+
+@contextlib.contextmanager
+def services() -> Iterator[None]:
+    """A fresh benchmark database and Redis, the collector that drops, the Sentry sink and the
+    provider sandbox, for the benchmarks' variants to use; stopped on the way out."""
+    otelcol = subprocess.run(["bash", str(ROOT / "collector/build.sh")], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    prepare_database()
+    flush_redis()
+    helpers = [
+        Proc("collector", [otelcol, "--config", str(Path(__file__).parent / "otelcol-drop.yaml")], base_env()),
+        Proc("sink", [str(BIN / "python"), str(Path(__file__).parent / "drop_sink.py"), "--port", str(SINK_PORT)], base_env()),
+        Proc("sandbox", [str(BIN / "python"), "-m", "apps.core.provider_sandbox", "--port", str(SANDBOX_PORT), "--latency", "0.002"], base_env()),
+    ]
+    try:
+        wait_http(COLLECTOR_METRICS, proc=helpers[0])
+        wait_http(f"http://127.0.0.1:{SINK_PORT}/stats", proc=helpers[1])
+        yield
+    finally:
+        for proc in helpers:
+            proc.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -483,25 +506,12 @@ def main() -> int:
     VAR.mkdir(parents=True, exist_ok=True)
     for old in VAR.glob("*.log"):
         old.unlink()
-    otelcol = subprocess.run(["bash", str(ROOT / "collector/build.sh")], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     print("preparing the database and services", flush=True)
-    prepare_database()
-    flush_redis()
-    helpers = [
-        Proc("collector", [otelcol, "--config", str(Path(__file__).parent / "otelcol-drop.yaml")], base_env()),
-        Proc("sink", [str(BIN / "python"), str(Path(__file__).parent / "drop_sink.py"), "--port", str(SINK_PORT)], base_env()),
-        Proc("sandbox", [str(BIN / "python"), "-m", "apps.core.provider_sandbox", "--port", str(SANDBOX_PORT), "--latency", "0.002"], base_env()),
-    ]
-    try:
-        wait_http(COLLECTOR_METRICS, proc=helpers[0])
-        wait_http(f"http://127.0.0.1:{SINK_PORT}/stats", proc=helpers[1])
+    with services():
         runs: list[Run] = []
         for rnd in range(args.rounds):
             runs += run_round(variants, rnd, args.duration, args.connections, args.settle)
         celery = celery_throughput(variants, args.tasks, max(1, args.rounds - 1)) if args.tasks else []
-    finally:
-        for proc in helpers:
-            proc.stop()
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_name(),

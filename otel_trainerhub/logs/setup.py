@@ -92,13 +92,52 @@ _SHARED: list[Any] = [
 ]
 
 
+_NOT_STRUCTLOG = object()
+
+
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's ProcessorFormatter, minus a copy of every record and a second formatting pass.
+
+    The original copies each record (``logging.makeLogRecord``) so that it can overwrite the
+    copy's message and exception fields, then renders it again through ``logging.Formatter``;
+    our processors only read the record and the renderer's string is the line, so the line
+    is returned as is and the record is never changed (the other handlers see it whole).
+    About a sixth of a request log line's instructions (callgrind: 268k -> 224k).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        logger: Any = getattr(record, "_logger", _NOT_STRUCTLOG)
+        method = getattr(record, "_name", None)
+        event: Any
+        if logger is not _NOT_STRUCTLOG and method is not None:
+            # From a structlog logger: wrap_for_formatter put the event dict in msg.
+            if self.logger is not None:
+                logger = self.logger
+            wrapped: Any = record.msg
+            event = dict(wrapped)
+            event["_record"] = record
+            event["_from_structlog"] = True
+        else:
+            logger, method = self.logger, record.levelname.lower()
+            event = {"event": record.getMessage(), "_record": record, "_from_structlog": False}
+            if record.exc_info:
+                event["exc_info"] = record.exc_info
+            if record.stack_info:
+                event["stack_info"] = record.stack_info
+            for processor in self.foreign_pre_chain or ():
+                event = processor(logger, method, event)
+        for processor in self.processors:
+            event = processor(logger, method, event)
+        return str(event)
+
+
 def json_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_dumps)
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(event_key="message", timestamp_key="timestamp", colors=False)
     )
-    return structlog.stdlib.ProcessorFormatter(
+    return _Formatter(
         foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

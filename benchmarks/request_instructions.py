@@ -1,0 +1,118 @@
+"""CPU instructions per request, counted: the fixture's WSGI app called in-process, per variant.
+
+    .venv/bin/python benchmarks/request_instructions.py        # about 6 minutes; results/request-instructions.{json,md}
+
+Under load, this VM's timings (and even its CPU seconds) move by tens of percent between
+runs, which hides differences of a few percent between variants. Here each variant's
+process (the same environment as in ``benchmarks/load.py``: ``baseline``, ``otel_trainerhub``,
+``stock`` under ``opentelemetry-instrument``) calls the WSGI application directly, with no
+server, and valgrind's callgrind counts the instructions of every thread, export included.
+A run of ``--requests`` requests minus a run of none (after the same warm-up) cancels
+start-up and imports. Garbage collection is left on, with start-up's objects frozen
+(``gc.freeze()``) so a full collection of them does not land in one run and not the
+other; what remains varies by a few percent between runs (the database and cache state),
+so compare variants within one run. Span and metric export are
+deferred to the end of each run (long schedule delays), so every run exports its spans in
+one batch and the export's cost per span is counted alike in every variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+import load
+
+PATHS = {"bookings_list": "/api/bookings/", "trivial": "/api/ping/"}
+
+
+def _call(application: Any, path: str) -> None:
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
+        "HTTP_AUTHORIZATION": "Bearer client-1", "HTTP_USER_AGENT": "request-instructions/1", "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000", "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+    }
+    status: list[str] = []
+    body = b"".join(application(environ, lambda s, h, e=None: status.append(s)))
+    if not status[0].startswith("200"):
+        raise RuntimeError(f"{path}: {status[0]} {body[:300]!r}")
+
+
+def _child(path: str, requests: int) -> None:
+    """Inside the measured process: warm up, then ``requests`` requests."""
+    sys.path.insert(0, str(load.FIXTURE))
+    from config.wsgi import application  # the fixture's first import instruments (or not)
+
+    for _ in range(20):
+        _call(application, path)
+    # Start-up's objects out of the collector's way: otherwise whether a full collection of
+    # them falls inside the measured requests or not moves the count by up to 40% (trivial).
+    gc.collect()
+    gc.freeze()
+    for _ in range(requests):
+        _call(application, path)
+
+
+def _count(variant: str, endpoint: str, requests: int) -> int:
+    env = load.variant_env(variant)
+    env.update(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000")
+    argv = [str(load.BIN / "python"), __file__, "--child", PATHS[endpoint], str(requests)]
+    if variant == "stock":
+        argv = [str(load.BIN / "opentelemetry-instrument"), *argv]
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null", *argv],
+        cwd=load.FIXTURE, env=env, capture_output=True, text=True,
+    )
+    counts = [int(line.rsplit(":", 1)[1].replace(",", "")) for line in result.stderr.splitlines() if "Collected :" in line]
+    if result.returncode != 0 or not counts:
+        raise RuntimeError(f"{variant} {endpoint}: exit {result.returncode}\n{result.stderr[-3000:]}")
+    return counts[-1]  # the last process: opentelemetry-instrument execs python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--endpoints", default="bookings_list,trivial")
+    parser.add_argument("--variants", default="baseline,otel_trainerhub,stock")
+    args = parser.parse_args()
+    endpoints, variants = args.endpoints.split(","), args.variants.split(",")
+    if set(endpoints) - set(PATHS) or set(variants) - {"baseline", "otel_trainerhub", "stock"} or "baseline" not in variants:
+        parser.error(f"--endpoints among {', '.join(PATHS)}; --variants among baseline, otel_trainerhub, stock, baseline included")
+    load.VAR.mkdir(parents=True, exist_ok=True)
+    jobs = [(v, e, n) for e in endpoints for v in variants for n in (0, args.requests)]
+    with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _count(*job), jobs)))
+    rows = []
+    for endpoint in endpoints:
+        per = {v: (counts[(v, endpoint, args.requests)] - counts[(v, endpoint, 0)]) / args.requests for v in variants}
+        for v in variants:
+            rows.append({"endpoint": endpoint, "variant": v, "instructions_per_request": round(per[v]),
+                         "ratio": per[v] / per["baseline"], "added": round(per[v] - per["baseline"])})
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": load.cpu_name(),
+            "command": "python benchmarks/request_instructions.py " + " ".join(sys.argv[1:]), "requests": args.requests}
+    load.RESULTS.mkdir(exist_ok=True)
+    (load.RESULTS / "request-instructions.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    lines = [f"# Instructions per request ({meta['date']}, {meta['cpu']})", "",
+             f"`{meta['command'].strip()}`: callgrind, every thread, the WSGI app called in-process "
+             f"({args.requests} requests counted, after 20 of warm-up); each figure also against `baseline`.", "",
+             "| endpoint | variant | instructions / request | × baseline | added |", "| --- | --- | ---: | ---: | ---: |"]
+    lines += [f"| {r['endpoint']} | {r['variant']} | {r['instructions_per_request']:,} | {r['ratio']:.3f} | {r['added']:+,} |" for r in rows]
+    (load.RESULTS / "request-instructions.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _child(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.exit(main())
