@@ -81,3 +81,7 @@ def test_findings_on_the_fixture(seeded_database, clean_redis, receiver: OtlpRec
     assert ({"trainerhub.root.kind": "request", "trainerhub.route": "api/reports/revenue/"}, 1) in metric("trainerhub.slow")
     assert "trainerhub.request.db.duration" in receiver.metric_names()
     assert "trainerhub.request.db.queries" in receiver.metric_names()
+    # Every span went to the receiver (the collector's spanmetrics would count them all):
+    # the Django instrumentation's own duplicates of those metrics are not recorded.
+    server_metrics = {"http.server.duration", "http.server.active_requests", "http.server.request.duration"}
+    assert not server_metrics & receiver.metric_names(), receiver.metric_names()
