@@ -77,6 +77,14 @@ def _mask_card(match: re.Match[str]) -> str:
     return "[CARD]" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
 
 
+def _mask_credential(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {REDACTED}"
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    return f"{match.group('key')}{match.group('sep')}{REDACTED}"
+
+
 def _escape_control(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group(0)):02x}"
 
@@ -90,9 +98,9 @@ def redact_text(text: str, *, escape_control: bool = True) -> str:
         text = _CARD.sub(_mask_card, text)
         text = _CARD_GROUPS.sub("[CARD]", text)
     if lowered is None or any(word in lowered for word in _CREDENTIAL_WORDS):
-        text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        text = _CREDENTIAL.sub(_mask_credential, text)
     if ("=" in text or ":" in text) and (lowered is None or any(word in lowered for word in _PAIR_WORDS)):
-        text = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
+        text = _PAIR.sub(_mask_pair, text)
     if "@" in text:
         text = _EMAIL.sub("[EMAIL]", text)
     if escape_control and _CONTROL.search(text):

@@ -99,8 +99,8 @@ def _every_scan(text: str) -> str:
 
     text = r._CARD.sub(r._mask_card, text)
     text = r._CARD_GROUPS.sub("[CARD]", text)
-    text = r._CREDENTIAL.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = r._PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
+    text = r._CREDENTIAL.sub(r._mask_credential, text)
+    text = r._PAIR.sub(r._mask_pair, text)
     text = r._EMAIL.sub("[EMAIL]", text)
     return r._CONTROL.sub(r._escape_control, text)
 
