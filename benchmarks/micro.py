@@ -59,7 +59,7 @@ def _tracer(ours: bool):
         def export(self, spans):
             return SpanExportResult.SUCCESS
 
-    # The SDK's default sampler on both sides; ours is set up as otel_trainerhub.providers does.
+    # The SDK's default sampler on both sides; ours is set up as otel_trainerhub.configure() does.
     if ours:
         from otel_trainerhub.processors import AttributionProcessor, EnrichingSpanProcessor, RedactionProcessor, record_every
 

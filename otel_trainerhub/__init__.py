@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from otel_trainerhub.settings import ConfigError, Settings, load_settings
@@ -21,7 +22,7 @@ _log = logging.getLogger("otel_trainerhub")
 @dataclasses.dataclass
 class _State:
     settings: Settings
-    providers: Any  # providers.Providers, or None when OTEL_SDK_DISABLED
+    pipelines: Any  # export.Pipelines, or None when OTEL_SDK_DISABLED
     instrumented: list[str]
 
 
@@ -29,13 +30,22 @@ _lock = threading.RLock()
 _state: _State | None = None
 
 
-def configure(**options: Any) -> Settings:
-    """Set up tracing, metrics and instrumentation for this process.
+def configure(
+    *,
+    span_processors: Sequence[Any] = (),
+    metric_readers: Sequence[Any] = (),
+    id_generator: Any = None,
+    **options: Any,
+) -> Settings:
+    """Set up tracing, metrics, logging and instrumentation for this process.
 
     Keyword options (the field names of :class:`Settings`, e.g. ``service_name=``,
-    ``slow_request_threshold=``) beat environment variables, which beat defaults.
-    Raises :class:`ConfigError` naming the variable when a value cannot be used.
-    Calling it again is a no-op that returns the settings already in force.
+    ``slow_request_threshold=``) beat environment variables, which beat defaults; both are
+    validated alike, and a value that cannot be used raises :class:`ConfigError` naming it.
+    ``span_processors`` (run after ours, before the exporters: an in-memory exporter in a
+    test), ``metric_readers`` and ``id_generator`` go to the SDK providers as given.
+    Calling it again is a no-op that returns the settings already in force; after
+    :func:`shutdown` it configures anew.
     """
     global _state
     with _lock:
@@ -44,54 +54,108 @@ def configure(**options: Any) -> Settings:
                 _log.debug("otel_trainerhub already configured; options of a later configure() are ignored")
             return _state.settings
         settings = load_settings(**options)
-        from otel_trainerhub.logs.setup import configure_logging
+        from otel_trainerhub import contain
 
+        contain.mode = settings.internal_errors
+        from otel_trainerhub.export import fork
+        from otel_trainerhub.logs.setup import configure_logging
         from otel_trainerhub.sentry import init_sentry
 
+        fork.connect_celery_child_exit(settings.shutdown_timeout)
         if settings.sdk_disabled:
             configure_logging(settings)
             init_sentry(settings)
             _state = _State(settings, None, [])
             return settings
-        from otel_trainerhub.instrumentation import InstrumentationContext, instrument_all
-        from otel_trainerhub.providers import build_providers, install_global, stamp_in_children
-
-        providers = build_providers(settings)
-        install_global(providers)
+        pipelines = _build_pipelines(settings, tuple(span_processors), tuple(metric_readers), id_generator)
         otlp_handler = None
-        if settings.exporter_endpoint and settings.traces_exporter == "otlp":
-            from otel_trainerhub.logs.otlp import OtlpLogHandler, build_log_provider
+        if pipelines.logger_provider is not None:
+            from otel_trainerhub.logs.otlp import OtlpLogHandler
 
-            providers.log_provider = build_log_provider(settings, providers.tracer_provider.resource)
-            stamp_in_children(providers.log_provider)
-            otlp_handler = OtlpLogHandler(providers.log_provider, level=logging.getLevelName(settings.otlp_log_level))
+            otlp_handler = OtlpLogHandler(pipelines.logger_provider, level=logging.getLevelName(settings.otlp_log_level))
         configure_logging(settings, otlp_handler)
         # After the tracer provider: Sentry links its events to the OTel span in force.
         init_sentry(settings)
+        from otel_trainerhub.instrumentation import InstrumentationContext, instrument_all
+
+        # First of the exit hooks: the spans and drop counts go before Sentry's flush.
+        fork.register_exit_hook(pipelines.exit_hook, first=True)
         context = InstrumentationContext(
-            settings=settings,
-            tracer_provider=providers.tracer_provider,
-            meter_provider=providers.meter_provider,
-            flush=providers.flush,
+            settings=settings, tracer_provider=pipelines.tracer_provider, meter_provider=pipelines.meter_provider
         )
-        _state = _State(settings, providers, instrument_all(context))
+        _state = _State(settings, pipelines, instrument_all(context))
         _log.debug("otel_trainerhub configured: %r; instrumented %s", settings, ", ".join(_state.instrumented))
         return settings
 
 
-def shutdown(timeout: float = 5.0) -> None:
-    """Flush what is queued (waiting at most ``timeout`` seconds), stop exporting, uninstrument.
+def _build_pipelines(settings: Settings, span_processors: tuple[Any, ...], metric_readers: tuple[Any, ...], id_generator: Any) -> Any:
+    """Build the three signal pipelines in data-path order and install them globally."""
+    from opentelemetry import metrics, trace
+
+    from otel_trainerhub.export import Pipelines, build_resource, fork
+    from otel_trainerhub.export.accounting import STATS
+    from otel_trainerhub.export.ledger import Ledger
+    from otel_trainerhub.export.logs import build_logger_provider
+    from otel_trainerhub.export.metrics import build_meter_provider
+    from otel_trainerhub.export.traces import build_tracer_provider
+    from otel_trainerhub.processors.pipeline import build_enrichment
+
+    from otel_trainerhub.export.otlp import exporter_class
+    from otel_trainerhub.settings import SIGNALS
+
+    resource = build_resource(settings)
+    fork.warm_up(exporter_class(t) for t in map(settings.otlp_target, SIGNALS) if t is not None)
+    STATS.ledger = Ledger()
+    meter_provider, readers = build_meter_provider(settings, resource, metric_readers)
+    sampler, enrichment = build_enrichment(settings, meter_provider, span_processors)
+    tracer_provider, processors = build_tracer_provider(
+        settings, resource, sampler, enrichment, **({"id_generator": id_generator} if id_generator is not None else {})
+    )
+    logs = build_logger_provider(settings, resource)
+    pipelines = Pipelines(tracer_provider, meter_provider, processors, readers, shutdown_timeout=settings.shutdown_timeout)
+    if logs is not None:
+        pipelines.logger_provider, pipelines.log_processors = logs
+    fork.register_at_fork()
+    fork.stamp_in_children(
+        [p for p in (tracer_provider, meter_provider, pipelines.logger_provider) if p is not None],
+        settings.resource_attributes.get("service.instance.id"),
+    )
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    if not _atexit_registered:
+        _register_atexit()
+    return pipelines
+
+
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    import atexit
+
+    _atexit_registered = True
+    atexit.register(shutdown)
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush what is queued (waiting at most ``timeout`` seconds, default
+    ``OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT``), stop exporting, and undo every patch.
 
     Safe to call more than once, and before :func:`configure`.
     """
     global _state
     with _lock:
         state, _state = _state, None
-    if state is None or state.providers is None:
+    if state is None or state.pipelines is None:
         return
+    from otel_trainerhub.export import fork
     from otel_trainerhub.instrumentation import uninstrument_all
+    from otel_trainerhub.logs.setup import set_otlp_handler
 
-    state.providers.shutdown(timeout)
+    fork.unregister_exit_hook(state.pipelines.exit_hook)
+    state.pipelines.shutdown(timeout)
+    set_otlp_handler(None)
     uninstrument_all(state.instrumented)
 
 
@@ -106,10 +170,12 @@ def current_settings() -> Settings:
 
 
 def telemetry_stats() -> dict[str, Any]:
-    """This process's counts of spans exported and dropped (by reason)."""
-    from otel_trainerhub.providers import STATS
+    """This process's counts of spans exported, of spans and log records dropped (by reason),
+    and of internal errors swallowed (by where they happened)."""
+    from otel_trainerhub import contain
+    from otel_trainerhub.export.accounting import STATS
 
-    return STATS.snapshot()
+    return {**STATS.snapshot(), "internal_errors": contain.counts()}
 
 
 def log_security_event(event: str, request: Any = None, **fields: Any) -> None:

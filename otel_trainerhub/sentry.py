@@ -11,8 +11,8 @@ here, so Sentry's own tracing stays off while OTel tracing is on; with
 breadcrumb. Without ``SENTRY_DSN`` nothing here runs.
 
 Fork safety: sentry-sdk's transport restarts its worker thread in a forked child on its
-own; prefork Celery children leave through ``os._exit``, so they flush on
-``worker_process_shutdown`` (with the spans, see instrumentation/celery_.py).
+own; prefork Celery children leave through ``os._exit``, so the flush is an exit hook
+(``export/fork.py``), run on ``worker_process_shutdown`` after the pipelines' shutdown.
 """
 
 from __future__ import annotations
@@ -138,18 +138,11 @@ def init_sentry(settings: Settings) -> bool:
     # A failed request is already an event (its exception); its request line is not another.
     ignore_logger("otel_trainerhub.request")
     ignore_logger("otel_trainerhub.export")  # telemetry trouble is counted, not paged on
-    try:
-        from celery import signals
-    except ImportError:
-        pass
-    else:
-        # Prefork children leave through os._exit: no atexit flush would run there.
-        signals.worker_process_shutdown.connect(_flush_at_child_exit, weak=False, dispatch_uid="otel_trainerhub.sentry_flush")
+    from otel_trainerhub.export import fork
+
+    # Prefork children leave through os._exit: no atexit flush would run there.
+    fork.register_exit_hook(flush_sentry)
     return True
-
-
-def _flush_at_child_exit(**_: Any) -> None:
-    flush_sentry()
 
 
 def flush_sentry(timeout: float = 2.0) -> None:

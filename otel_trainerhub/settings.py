@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
-__all__ = ["ConfigError", "Settings", "INSTRUMENTATION_NAMES", "load_settings"]
+__all__ = ["ConfigError", "OtlpTarget", "Settings", "INSTRUMENTATION_NAMES", "SIGNALS", "load_settings"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,9 @@ _SAMPLERS: Final = (
 )
 _PROTOCOLS: Final = ("http/protobuf", "grpc")
 _TRACES_EXPORTERS: Final = ("otlp", "console", "none")
+_SIGNAL_EXPORTERS: Final = ("otlp", "none")
+#: The three signals, as the OTLP variables spell them (OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT).
+SIGNALS: Final = ("traces", "metrics", "logs")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_FORMATS: Final = ("json", "console")
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
@@ -74,6 +77,27 @@ class Settings:
     exporter_protocol: str = "http/protobuf"
     exporter_timeout: float = 10.0
     exporter_headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: per-signal OTLP options (the specification's OTEL_EXPORTER_OTLP_<SIGNAL>_*): each beats
+    #: the general one for its signal; a per-signal HTTP endpoint is used as given, path included.
+    traces_endpoint: str | None = None
+    metrics_endpoint: str | None = None
+    logs_endpoint: str | None = None
+    traces_protocol: str | None = None
+    metrics_protocol: str | None = None
+    logs_protocol: str | None = None
+    traces_headers: Mapping[str, str] | None = None
+    metrics_headers: Mapping[str, str] | None = None
+    logs_headers: Mapping[str, str] | None = None
+    traces_timeout: float | None = None
+    metrics_timeout: float | None = None
+    logs_timeout: float | None = None
+    metrics_exporter: str = "otlp"
+    logs_exporter: str = "otlp"
+    #: seconds from the start of a process's shutdown (SIGTERM, exit) to its end, whatever
+    #: the collector does; what is not delivered by then is counted as dropped.
+    shutdown_timeout: float = 2.0
+    #: "raise": internal errors of otel_trainerhub are re-raised instead of swallowed (test suites)
+    internal_errors: str = "log"
     span_file: str | None = None
     sampler: str = "parentbased_always_on"
     sampler_arg: float = 1.0
@@ -116,19 +140,56 @@ class Settings:
     @property
     def spanmetrics_count_every_request(self) -> bool:
         """Every server span goes to the collector, whose spanmetrics then count every request."""
-        return self.traces_exporter == "otlp" and self.exporter_endpoint is not None and self.sampler in ("always_on", "parentbased_always_on")
+        return self.otlp_target("traces") is not None and self.sampler in ("always_on", "parentbased_always_on")
+
+    def otlp_target(self, signal: str) -> OtlpTarget | None:
+        """Where and how ``signal`` ("traces", "metrics", "logs") is exported over OTLP, or None."""
+        chosen = {"traces": self.traces_exporter, "metrics": self.metrics_exporter, "logs": self.logs_exporter}[signal]
+        if chosen != "otlp":
+            return None
+        protocol = getattr(self, f"{signal}_protocol") or self.exporter_protocol
+        endpoint = getattr(self, f"{signal}_endpoint")
+        if endpoint is None:
+            if self.exporter_endpoint is None:
+                return None
+            endpoint = self.exporter_endpoint if protocol == "grpc" else f"{self.exporter_endpoint}/v1/{signal}"
+        headers = getattr(self, f"{signal}_headers")
+        timeout = getattr(self, f"{signal}_timeout")
+        return OtlpTarget(
+            signal=signal,
+            endpoint=endpoint,
+            protocol=protocol,
+            headers=dict(self.exporter_headers if headers is None else headers),
+            timeout=self.exporter_timeout if timeout is None else timeout,
+        )
 
     def __repr__(self) -> str:
         # Secrets stay out of reprs, tracebacks and debug output.
         shown = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name not in ("monitoring_key", "sentry_dsn", "exporter_headers")
+            if f.name not in ("monitoring_key", "sentry_dsn") and not f.name.endswith("headers")
         }
         shown["monitoring_key"] = "<set>" if self.monitoring_key else None
         shown["sentry_dsn"] = "<set>" if self.sentry_dsn else None
-        shown["exporter_headers"] = sorted(self.exporter_headers)
+        for signal in ("exporter", *SIGNALS):
+            headers = getattr(self, f"{signal}_headers")
+            shown[f"{signal}_headers"] = None if headers is None else sorted(headers)
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OtlpTarget:
+    """One signal's OTLP destination, resolved from the general and per-signal options."""
+
+    signal: str
+    endpoint: str  # the full URL of the signal for http/protobuf, the host URL for grpc
+    protocol: str
+    headers: Mapping[str, str]
+    timeout: float
+
+    def __repr__(self) -> str:
+        return f"OtlpTarget({self.signal} {self.protocol} {self.endpoint}, headers={sorted(self.headers)}, timeout={self.timeout:g})"
 
 
 # -- parsers: each takes (variable name, raw string) and returns a value or raises --
@@ -286,6 +347,20 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "OTEL_EXPORTER_OTLP_PROTOCOL": ("exporter_protocol", _choice(_PROTOCOLS)),
     "OTEL_EXPORTER_OTLP_TIMEOUT": ("exporter_timeout", _number(float, minimum=0, inclusive_min=False)),
     "OTEL_EXPORTER_OTLP_HEADERS": ("exporter_headers", _pairs),
+    **{
+        f"OTEL_EXPORTER_OTLP_{signal.upper()}_{option}": (f"{signal}_{field}", parse)
+        for signal in SIGNALS
+        for option, field, parse in (
+            ("ENDPOINT", "endpoint", _endpoint),
+            ("PROTOCOL", "protocol", _choice(_PROTOCOLS)),
+            ("HEADERS", "headers", _pairs),
+            ("TIMEOUT", "timeout", _number(float, minimum=0, inclusive_min=False)),
+        )
+    },
+    "OTEL_METRICS_EXPORTER": ("metrics_exporter", _choice(_SIGNAL_EXPORTERS)),
+    "OTEL_LOGS_EXPORTER": ("logs_exporter", _choice(_SIGNAL_EXPORTERS)),
+    "OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT": ("shutdown_timeout", _number(float, minimum=0.1, maximum=60)),
+    "OTEL_TRAINERHUB_INTERNAL_ERRORS": ("internal_errors", _choice(("log", "raise"))),
     "OTEL_TRAINERHUB_SPAN_FILE": ("span_file", _optional_text),
     "OTEL_TRACES_SAMPLER": ("sampler", _choice(_SAMPLERS)),
     "OTEL_TRACES_SAMPLER_ARG": ("sampler_arg", _number(float, minimum=0, maximum=1)),
@@ -321,19 +396,59 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
 ENVIRONMENT_VARIABLES: Final = tuple(_ENV)
 
 
+_FIELD_VARIABLE: Final = {field: (variable, parse) for variable, (field, parse) in _ENV.items()}
+
+
+def _from_option(field: str, value: Any) -> Any:
+    """A keyword option, validated by the parser of its variable (the same messages, naming the option)."""
+    variable, parse = _FIELD_VARIABLE[field]
+    default = next(f for f in dataclasses.fields(Settings) if f.name == field).default
+    if value is None and default is None:
+        return None
+    try:
+        if isinstance(value, Mapping):
+            result: dict[str, Any] = {}
+            for key, item in value.items():
+                result.update(parse(field, f"{key}={item}"))
+            return result
+        if isinstance(value, bool) and parse is _bool:
+            return value
+        if isinstance(value, str):
+            return parse(field, value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return parse(field, repr(value))
+        if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+            return parse(field, ",".join(value))
+        raise ConfigError(field, value, f"a value as {variable} takes")
+    except ConfigError as exc:
+        raise ConfigError(field, _shown(field, value if exc.value != "<hidden>" else exc.value), exc.accepted) from None
+
+
+def _shown(field: str, value: object) -> object:
+    # Headers carry credentials (x-sentry-auth, authorization): an error never echoes them.
+    return "<hidden>" if field.endswith("headers") or field.endswith("HEADERS") else value
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Resolve settings: keyword overrides, then ``environ`` (default ``os.environ``), then defaults."""
+    """Resolve settings: keyword overrides, then ``environ`` (default ``os.environ``), then defaults.
+
+    Both are validated by the same parsers: a bad environment value raises :class:`ConfigError`
+    naming the variable, a bad keyword option one naming the option.
+    """
     environ = os.environ if environ is None else environ
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    unknown = sorted(set(overrides) - fields)
+    unknown = sorted(set(overrides) - set(_FIELD_VARIABLE))
     if unknown:
         raise TypeError(f"configure() got unknown option(s): {', '.join(unknown)}")
     values: dict[str, Any] = {}
     for variable, (field, parse) in _ENV.items():
         raw = environ.get(variable)
         if raw is not None and field not in overrides:
-            values[field] = parse(variable, raw)
-    values.update(overrides)
+            try:
+                values[field] = parse(variable, raw)
+            except ConfigError as exc:
+                raise ConfigError(variable, _shown(variable, exc.value), exc.accepted) from None
+    for field, value in overrides.items():
+        values[field] = _from_option(field, value)
     settings = Settings(**values)
     if settings.bsp_max_export_batch_size > settings.bsp_max_queue_size:
         raise ConfigError(
@@ -341,4 +456,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             str(settings.bsp_max_export_batch_size),
             f"at most OTEL_BSP_MAX_QUEUE_SIZE ({settings.bsp_max_queue_size})",
         )
+    for signal in SIGNALS:
+        target = settings.otlp_target(signal)
+        own = getattr(settings, f"{signal}_endpoint")
+        # A per-signal endpoint is used as given (the specification): over HTTP, one without
+        # its path would be a 404 at every export.
+        if target is not None and own is not None and target.protocol != "grpc" and not urlsplit(own).path.strip("/"):
+            raise ConfigError(
+                f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT",
+                own,
+                f"the signal's full URL for http/protobuf, e.g. http://collector:4318/v1/{signal}",
+            )
     return settings

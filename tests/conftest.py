@@ -32,6 +32,14 @@ def _require_services() -> None:
         pytest.fail("integration services are not running (start them with `bash .ci/services.sh`):\n" + "\n".join(problems), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def internal_errors_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process too, a swallowed internal error of otel_trainerhub fails the test (contain.py)."""
+    from otel_trainerhub import contain
+
+    monkeypatch.setattr(contain, "mode", "raise")
+
+
 @pytest.fixture(scope="session")
 def services() -> None:
     _require_services()

@@ -1,6 +1,6 @@
 # gunicorn settings for the fixture. The app module (config.wsgi) imports
 # otel_trainerhub.auto first; with --preload that happens once in the master, and the
-# fork path in otel_trainerhub.providers gives each worker its own exporter and pid.
+# fork path in otel_trainerhub.export.fork gives each worker its own exporter and pid.
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

@@ -87,8 +87,11 @@ def components() -> list[Component]:
     broker = _broker_url()
     if broker:
         found.append(Component("celery_broker", required=True, check=_redis_check(broker)))
-    collector = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    if collector:
+    from otel_trainerhub import current_settings
+
+    target = current_settings().otlp_target("traces")
+    if target is not None:
+        collector = target.endpoint
         # Telemetry is not worth taking the app out of the load balancer: reported, not required.
         found.append(Component("otel_collector", required=False, check=TcpEndpoint(url=collector)))
     providers: dict[str, str] = getattr(settings, "TRAINERHUB_HEALTH_PROVIDERS", DEFAULT_PROVIDERS)

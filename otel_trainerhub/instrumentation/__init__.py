@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-from collections.abc import Callable
 from types import ModuleType
 
 from opentelemetry.metrics import MeterProvider
@@ -27,7 +26,6 @@ class InstrumentationContext:
     settings: Settings
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
-    flush: Callable[[], object]
 
 
 def _module(name: str) -> ModuleType:

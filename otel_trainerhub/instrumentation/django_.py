@@ -17,6 +17,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
+from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation import InstrumentationContext
 from otel_trainerhub.settings import Settings
 
@@ -136,7 +137,7 @@ def _response_hook(span: Span, request: Any, response: Any) -> None:
         if trainer is not None:
             span.set_attribute("trainerhub.trainer.id", str(trainer))
     except Exception:  # a hook must never fail the request (STYLE §3)
-        pass
+        swallowed("django response hook")
 
 
 def _excluded_urls_pattern(paths: Sequence[str]) -> str:

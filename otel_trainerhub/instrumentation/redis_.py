@@ -10,15 +10,17 @@ instrumentation suppressed. Everything else (Django's cache, application clients
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import wrapt
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.instrumentation.utils import suppress_instrumentation, unwrap
 
 from otel_trainerhub.instrumentation import InstrumentationContext
+
+_log = logging.getLogger("otel_trainerhub.instrumentation")
 
 INTERNAL_POOL_MARK = "_otel_trainerhub_internal"
 
@@ -40,20 +42,17 @@ _hooks_registered = False
 
 def _skip_internal(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     if getattr(getattr(instance, "connection_pool", None), INTERNAL_POOL_MARK, False):
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
+        with suppress_instrumentation():
             return wrapped(*args, **kwargs)
-        finally:
-            detach(token)
     return wrapped(*args, **kwargs)
 
 
 def _mark_pool(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     pool = wrapped(*args, **kwargs)
-    try:
+    if hasattr(pool, "__dict__"):  # a pool class with __slots__ stays traced rather than fail
         setattr(pool, INTERNAL_POOL_MARK, True)
-    except AttributeError:  # a pool class with __slots__: leave it traced rather than fail
-        pass
+    else:
+        _log.debug("otel_trainerhub: %s has no __dict__; Celery's traffic on it stays traced", type(pool).__name__)
     return pool
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.django_ import HybridMiddleware, is_untraced, loaded_user, trainer_id_of
 
 __all__ = ["RequestLoggingMiddleware", "log_security_event", "client_address", "connect_security_signals"]
@@ -119,7 +120,7 @@ class RequestLoggingMiddleware(HybridMiddleware):
             )
             response["X-Request-ID"] = request.request_id
         except Exception:  # logging must never fail the request
-            pass
+            swallowed("request log")
         # The context stays bound until Django's request_finished (see connect_security_signals).
         return response
 
@@ -145,12 +146,11 @@ def connect_security_signals() -> None:
 
     user_login_failed.connect(login_failed, weak=False, dispatch_uid="otel_trainerhub.login_failed")
 
-    try:
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.admin"):
         from django.contrib.admin.models import LogEntry
         from django.db.models.signals import post_save
-    except Exception:  # admin not installed
-        pass
-    else:
 
         def admin_action(sender: Any, instance: Any, created: bool, **_: Any) -> None:
             if created:

@@ -26,7 +26,7 @@ from opentelemetry import trace
 from otel_trainerhub.redaction import redact_value
 from otel_trainerhub.settings import Settings
 
-__all__ = ["configure_logging", "reapply", "json_formatter"]
+__all__ = ["configure_logging", "reapply", "json_formatter", "set_otlp_handler"]
 
 # Keys we set ourselves: trusted, never scanned by the redaction pass.
 _OWN_KEYS = frozenset(
@@ -161,9 +161,11 @@ def _file_handler(settings: Settings) -> logging.Handler:
 
 
 def configure_logging(settings: Settings, otlp_handler: logging.Handler | None = None) -> None:
-    """Install the handlers on the root logger and configure structlog. Idempotent."""
+    """Install the handlers on the root logger and configure structlog. Idempotent, except
+    for the OTLP handler: a configure() after shutdown() brings its own (see set_otlp_handler)."""
     global _configured
     if _configured is not None:
+        set_otlp_handler(otlp_handler)
         return
     _configured = settings
     stream = logging.StreamHandler(sys.stdout)
@@ -185,6 +187,18 @@ def configure_logging(settings: Settings, otlp_handler: logging.Handler | None =
         cache_logger_on_first_use=True,
     )
     reapply()
+
+
+def set_otlp_handler(handler: logging.Handler | None) -> None:
+    """Replace the OTLP handler (None: remove it, as shutdown() does with its provider)."""
+    root = logging.getLogger()
+    for old in [h for h in _handlers if getattr(h, "otlp", False)]:
+        _handlers.remove(old)
+        root.removeHandler(old)
+    if handler is not None:
+        _handlers.append(handler)
+        if _configured is not None:
+            root.addHandler(handler)
 
 
 def reapply() -> None:

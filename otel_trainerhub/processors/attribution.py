@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation import _SPAN_KEY
 
+from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attributes
 from otel_trainerhub.processors.source import application_frame
 from otel_trainerhub.sql import fingerprint
@@ -206,7 +207,7 @@ class AttributionProcessor(OnEndingProcessor):
                     state.http_count += 1
                     state.http_ns += elapsed
         except Exception:  # never into the application's code path (STYLE §3)
-            _perf_log.debug("otel_trainerhub: attribution failed", exc_info=True)
+            swallowed("attribution")
 
     # -- the work --
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Span, SynchronousMultiSpanProcessor
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.sdk.trace.sampling import Sampler
 
 from otel_trainerhub.processors.attribution import AttributionProcessor
 from otel_trainerhub.processors.redaction import RedactionProcessor
+from otel_trainerhub.processors.sampling import build_sampler, record_every
+from otel_trainerhub.settings import Settings
 
-__all__ = ["EnrichingSpanProcessor"]
+__all__ = ["EnrichingSpanProcessor", "build_enrichment"]
 
 
 class EnrichingSpanProcessor(SynchronousMultiSpanProcessor):
@@ -39,3 +43,25 @@ class EnrichingSpanProcessor(SynchronousMultiSpanProcessor):
             enrich(span)
         for sp in self._span_processors:
             sp._on_ending(span)
+
+
+def build_enrichment(
+    settings: Settings, meter_provider: MeterProvider, extra: tuple[SpanProcessor, ...] = ()
+) -> tuple[Sampler, EnrichingSpanProcessor]:
+    """The head sampler and the inline processors, then ``extra`` processors (tests' in-memory
+    exporters) before the exporting ones."""
+    sampler = build_sampler(settings)
+    attribution = None
+    if settings.performance_monitoring_enabled:
+        # Attribution, findings and their metrics cover every request, sampled or not.
+        sampler = record_every(sampler)
+        attribution = AttributionProcessor(
+            meter_provider,
+            slow_threshold_s=settings.slow_request_threshold,
+            slow_route_thresholds_s=settings.slow_route_thresholds,
+            n_plus_one_threshold=settings.n_plus_one_threshold,
+        )
+    enrichment = EnrichingSpanProcessor(RedactionProcessor(), attribution)
+    for processor in extra:
+        enrichment.add_span_processor(processor)
+    return sampler, enrichment

@@ -14,6 +14,7 @@ from typing import Any, Final
 from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import Status
 
+from otel_trainerhub.contain import contained, swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
 from otel_trainerhub.redaction import REDACTED, is_sensitive_key, redact_text
 
@@ -68,5 +69,20 @@ class RedactionProcessor(OnEndingProcessor):
                     value = event_attributes.get(key) if event_attributes else None
                     if isinstance(value, str):
                         set_frozen_attribute(event_attributes, key, redact_text(value, escape_control=False))
-        except Exception:  # never into the application's code path
-            pass
+        except Exception:  # never into the application's code path; fail closed
+            with contained("span redaction fallback"):
+                _drop_free_text(span)
+            swallowed("span redaction")
+
+
+def _drop_free_text(span: Span) -> None:
+    # What could not be redacted is not shipped: the free-text attributes and the status text.
+    attributes: Any = span._attributes
+    for key in _FREE_TEXT_KEYS:
+        if key in attributes:
+            set_frozen_attribute(attributes, key, REDACTED)
+    span._status = Status(span._status.status_code)
+    for event in span._events:
+        for key in _EVENT_KEYS:
+            if event.attributes and key in event.attributes:
+                set_frozen_attribute(event.attributes, key, REDACTED)

@@ -22,11 +22,14 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
     StaticSampler,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
-__all__ = ["RECORD_ONLY", "RecordEverySampler", "record_every"]
+from otel_trainerhub.settings import Settings
+
+__all__ = ["RECORD_ONLY", "RecordEverySampler", "build_sampler", "record_every"]
 
 
 class RecordEverySampler(Sampler):
@@ -82,3 +85,16 @@ def record_every(sampler: Sampler) -> Sampler:
             local_parent_not_sampled=record_every(sampler._local_parent_not_sampled),
         )
     return RecordEverySampler(sampler)
+
+
+def build_sampler(settings: Settings) -> Sampler:
+    """The head sampler ``OTEL_TRACES_SAMPLER`` names."""
+    ratio = TraceIdRatioBased(settings.sampler_arg)
+    return {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": ratio,
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(ratio),
+    }[settings.sampler]

@@ -12,7 +12,11 @@ def run_python(code: str, tmp_path: Path, env: dict[str, str]) -> subprocess.Com
     script = tmp_path / "case.py"
     script.write_text(textwrap.dedent(code))
     result = subprocess.run(
-        [sys.executable, str(script)], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60
+        [sys.executable, str(script)],
+        env={"PATH": "/usr/bin:/bin", "OTEL_TRAINERHUB_INTERNAL_ERRORS": "raise", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return result

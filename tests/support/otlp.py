@@ -97,7 +97,7 @@ class OtlpReceiver:
         self._grpc: Any = None
 
     # -- servers --
-    def start_http(self) -> str:
+    def start_http(self, port: int = 0) -> str:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -119,7 +119,7 @@ class OtlpReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self._http.server_port}"

@@ -39,6 +39,8 @@ def base_env(**extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         OTEL_BSP_SCHEDULE_DELAY="200",
         OTEL_METRIC_EXPORT_INTERVAL="1000",
+        # A swallowed internal error of ours fails the test instead of hiding (contain.py).
+        OTEL_TRAINERHUB_INTERNAL_ERRORS="raise",
     )
     env.update(extra)
     return env

@@ -57,7 +57,7 @@ class Rig:
 
 
 def make_rig(*, sampler=None, **options) -> Rig:
-    """Set up as otel_trainerhub.providers does: attribution inline, the exporter added after it."""
+    """Set up as otel_trainerhub.configure() does: attribution inline, the exporter added after it."""
     metrics = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[metrics])
     pipeline = EnrichingSpanProcessor(RedactionProcessor(), AttributionProcessor(meter_provider, **options))
@@ -349,7 +349,7 @@ def _parent_contexts():
 def test_record_every_drops_nothing_and_otherwise_decides_as_the_sampler_it_replaces(name: str) -> None:
     from opentelemetry.sdk.trace.sampling import Decision
 
-    from otel_trainerhub.providers import build_sampler
+    from otel_trainerhub.processors.sampling import build_sampler
     from otel_trainerhub.settings import load_settings
 
     inner = build_sampler(load_settings({"OTEL_TRACES_SAMPLER": name, "OTEL_TRACES_SAMPLER_ARG": "0.5"}))

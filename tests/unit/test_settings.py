@@ -22,7 +22,6 @@ BAD_VALUES = [
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:99999"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
     ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
-    ("OTEL_EXPORTER_OTLP_HEADERS", "x-sentry-auth"),
     ("OTEL_TRACES_SAMPLER", "sometimes"),
     ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
     ("OTEL_TRACES_SAMPLER_ARG", "nan"),
@@ -55,11 +54,23 @@ BAD_VALUES = [
     ("HEALTH_CHECK_CACHE_SECONDS", "-1"),
     ("SENTRY_TRACES_SAMPLE_RATE", "100%"),
     ("SENTRY_PROFILES_SAMPLE_RATE", "-0.1"),
+    ("OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT", "0"),
+    ("OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT", "forever"),
+    ("OTEL_METRICS_EXPORTER", "prometheus"),
+    ("OTEL_LOGS_EXPORTER", "console"),
+    ("OTEL_TRAINERHUB_INTERNAL_ERRORS", "ignore"),
+    *[
+        (f"OTEL_EXPORTER_OTLP_{signal}_{option}", value)
+        for signal in ("TRACES", "METRICS", "LOGS")
+        for option, value in (("ENDPOINT", "collector:4318"), ("PROTOCOL", "http/json"), ("TIMEOUT", "-1"))
+    ],
 ]
+# Headers carry credentials: their errors name the variable and hide the value.
+HIDDEN_BAD_VALUES = [(name, "x-sentry-auth") for name in ("OTEL_EXPORTER_OTLP_HEADERS", *(f"OTEL_EXPORTER_OTLP_{s}_HEADERS" for s in ("TRACES", "METRICS", "LOGS")))]
 
 
 def test_every_variable_has_a_bad_value_case() -> None:
-    covered = {name for name, _ in BAD_VALUES} | {"RELEASE_VERSION", "OTEL_TRAINERHUB_SPAN_FILE", "LOG_FILE", "MONITORING_KEY", "SENTRY_DSN"}
+    covered = {name for name, _ in BAD_VALUES + HIDDEN_BAD_VALUES} | {"RELEASE_VERSION", "OTEL_TRAINERHUB_SPAN_FILE", "LOG_FILE", "MONITORING_KEY", "SENTRY_DSN"}
     assert covered == set(ENVIRONMENT_VARIABLES)
 
 
@@ -71,6 +82,76 @@ def test_bad_value_names_variable_value_and_what_is_accepted(name: str, value: s
     assert info.value.name == name
     assert message.startswith(f"{name}={value!r} is not valid: expected ")
     assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("name", "value"), HIDDEN_BAD_VALUES)
+def test_bad_headers_name_the_variable_and_hide_the_value(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({name: value})
+    assert info.value.name == name
+    assert str(info.value).startswith(f"{name}='<hidden>' is not valid: expected ")
+    assert value not in str(info.value)
+
+
+# Keyword options go through the parser of their variable: the same check, the same words.
+BAD_OPTIONS = [
+    ("sampler", "bogus", "OTEL_TRACES_SAMPLER", "bogus"),
+    ("slow_request_threshold", -1, "SLOW_REQUEST_THRESHOLD", "-1"),
+    ("exporter_endpoint", "ftp://x", "OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://x"),
+    ("n_plus_one_threshold", 1, "N_PLUS_ONE_THRESHOLD", "1"),
+    ("untraced_paths", ("health/",), "OTEL_TRAINERHUB_UNTRACED_PATHS", "health/"),
+    ("resource_attributes", {"bad key": "1"}, "OTEL_RESOURCE_ATTRIBUTES", "bad key=1"),
+    ("shutdown_timeout", 0, "OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT", "0"),
+    ("performance_monitoring_enabled", "maybe", "PERFORMANCE_MONITORING_ENABLED", "maybe"),
+]
+
+
+@pytest.mark.parametrize(("option", "value", "variable", "raw"), BAD_OPTIONS)
+def test_bad_keyword_option_is_refused_like_its_variable(option: str, value: object, variable: str, raw: str) -> None:
+    with pytest.raises(ConfigError) as from_option:
+        load_settings({}, **{option: value})
+    with pytest.raises(ConfigError) as from_environment:
+        load_settings({variable: raw})
+    assert from_option.value.name == option
+    assert str(from_option.value) == f"{option}={value!r} is not valid: expected {from_environment.value.accepted}"
+
+
+def test_keyword_option_of_the_wrong_type_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^n_plus_one_threshold=True is not valid: expected a value as N_PLUS_ONE_THRESHOLD takes"):
+        load_settings({}, n_plus_one_threshold=True)
+
+
+def test_per_signal_otlp_options_beat_the_general_ones() -> None:
+    settings = load_settings(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-team=a",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:9999/custom/v1/traces",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://metrics:4317",
+            "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "3",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x-team=logs",
+        }
+    )
+    traces, metrics, logs = (settings.otlp_target(s) for s in ("traces", "metrics", "logs"))
+    assert traces is not None and metrics is not None and logs is not None
+    assert (traces.endpoint, traces.protocol, dict(traces.headers), traces.timeout) == (
+        "http://traces:9999/custom/v1/traces", "http/protobuf", {"x-team": "a"}, 10.0
+    )  # used as given, path included
+    assert (metrics.endpoint, metrics.protocol) == ("http://metrics:4317", "grpc")
+    assert (logs.endpoint, dict(logs.headers), logs.timeout) == ("http://collector:4318/v1/logs", {"x-team": "logs"}, 3.0)
+
+
+def test_a_signal_endpoint_alone_exports_that_signal_only() -> None:
+    settings = load_settings({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"})
+    assert settings.otlp_target("traces") is not None
+    assert settings.otlp_target("metrics") is None and settings.otlp_target("logs") is None
+    assert load_settings({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_LOGS_EXPORTER": "none"}).otlp_target("logs") is None
+
+
+def test_a_per_signal_http_endpoint_without_its_path_cannot_work() -> None:
+    with pytest.raises(ConfigError, match=r"^OTEL_EXPORTER_OTLP_METRICS_ENDPOINT='http://c:4318' is not valid: expected the signal's full URL"):
+        load_settings({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://c:4318"})
 
 
 def test_sentry_dsn_error_never_echoes_the_key() -> None:

@@ -1,0 +1,130 @@
+"""What the span and log pipelines share: a per-process exporter that counts every outcome,
+and batch processors that count what they must drop."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+
+from otel_trainerhub import _sdk
+from otel_trainerhub.export.accounting import STATS
+from otel_trainerhub.export.fork import ProcessLocal
+from otel_trainerhub.export.ledger import STUCK_AFTER_S
+
+__all__ = ["CountingExporter", "DropCountingBatchLogRecordProcessor", "DropCountingBatchSpanProcessor"]
+
+
+
+class CountingExporter:
+    """Builds its real exporter in each process that exports (never across fork); counts
+    each batch delivered or dropped, writes the outcome to the tree's collector health, and
+    knows what is in flight. One class for spans and log records (same export contract)."""
+
+    def __init__(self, factory: Callable[[], Any], *, name: str, signal: str, success: Any, collector: bool = True) -> None:
+        self._exporter = ProcessLocal(factory)
+        self._collector = collector  # its outcomes say how the collector is
+        self._name = name
+        self._signal = signal
+        self._success = success
+        self._in_flight = (0, 0)  # (pid, items) handed to export() that have not come back yet
+        self._since = 0.0  # when the export in flight started
+        self.abandoned = False  # shutdown counted what is in flight: its late outcome is not counted again
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        self._in_flight, self._since = (os.getpid(), len(batch)), time.monotonic()
+        if self._collector and STATS.ledger is not None:
+            STATS.ledger.export_started()
+        try:
+            result = self._exporter.get().export(batch)
+        except Exception as exc:  # an exporter bug must not kill the export thread
+            result, detail = None, f"{self._name}: {exc!r}"
+        else:
+            detail = f"{self._name} did not accept the batch"
+        finally:
+            self._in_flight = (0, 0)
+        if self.abandoned:
+            return result if result is not None else type(self._success).FAILURE
+        ledger = STATS.ledger if self._collector else None
+        if result is self._success:
+            if self._signal == "spans":
+                STATS.record_exported(len(batch))
+            if ledger is not None:
+                ledger.record_outcome(True)
+            return result
+        STATS.record_dropped(len(batch), "export_failed", detail, signal=self._signal)
+        if ledger is not None:
+            ledger.record_outcome(False)
+        return type(self._success).FAILURE
+
+    @property
+    def in_flight(self) -> int:
+        """Items this process handed to export() that have not come back yet (a forked child
+        does not count its parent's export thread's)."""
+        pid, items = self._in_flight
+        return items if pid == os.getpid() else 0
+
+    def stuck(self) -> bool:
+        """An export has been waiting on the network for longer than a healthy one takes."""
+        return self.in_flight > 0 and time.monotonic() - self._since > STUCK_AFTER_S
+
+    def shutdown(self) -> None:
+        inner = self._exporter.mine()
+        if inner is not None:
+            inner.shutdown()  # also ends a retry back-off in progress
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def _count_drop(processor: Any, signal: str) -> None:
+    batch = _sdk.batch_state(processor)
+    if batch._shutdown:
+        STATS.record_dropped(1, "after_shutdown", signal=signal)
+    elif len(batch._queue) >= batch._max_queue_size and batch._pid == os.getpid():
+        # The deque drops its oldest item to make room for this one.
+        STATS.record_dropped(1, "queue_full", signal=signal)
+
+
+class _Undelivered:
+    """What a batch processor still holds, for shutdown's accounting."""
+
+    def abandon(self) -> int:
+        """At shutdown: how many items are still queued or being exported; an export still in
+        flight then is counted here, not again when it ends."""
+        batch = _sdk.batch_state(self)  # type: ignore[arg-type]
+        exporter = batch._exporter
+        if isinstance(exporter, CountingExporter):
+            exporter.abandoned = True
+            return len(batch._queue) + exporter.in_flight
+        return len(batch._queue)
+
+    def stuck(self) -> bool:
+        exporter = _sdk.batch_state(self)._exporter  # type: ignore[arg-type]
+        return isinstance(exporter, CountingExporter) and exporter.stuck()
+
+
+class DropCountingBatchSpanProcessor(_Undelivered, BatchSpanProcessor):
+    """The SDK's batch processor, with every span it has to drop counted."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not (span.context and span.context.trace_flags.sampled):
+            return
+        _count_drop(self, "spans")
+        _sdk.batch_state(self).emit(span)
+
+
+class DropCountingBatchLogRecordProcessor(_Undelivered, BatchLogRecordProcessor):
+    """The SDK's batch log processor, with every record it has to drop counted."""
+
+    def on_emit(self, log_record: Any) -> None:
+        _count_drop(self, "logs")
+        super().on_emit(log_record)
+
+
+SPAN_SUCCESS, LOG_SUCCESS = SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS
