@@ -28,6 +28,7 @@ class _State:
 
 _lock = threading.RLock()
 _state: _State | None = None
+_shut_down = False  # a shutdown() of configured pipelines happened in this process
 
 
 def configure(
@@ -44,8 +45,10 @@ def configure(
     validated alike, and a value that cannot be used raises :class:`ConfigError` naming it.
     ``span_processors`` (run after ours, before the exporters: an in-memory exporter in a
     test), ``metric_readers`` and ``id_generator`` go to the SDK providers as given.
-    Calling it again is a no-op that returns the settings already in force; after
-    :func:`shutdown` it configures anew.
+    Calling it again is a no-op that returns the settings already in force. After
+    :func:`shutdown` it raises ``RuntimeError``: OpenTelemetry's global tracer and meter
+    providers can be set once per process, so a second set-up could not reach the spans
+    and metrics of code holding the first one's tracers and meters.
     """
     global _state
     with _lock:
@@ -53,6 +56,11 @@ def configure(
             if options:
                 _log.debug("otel_trainerhub already configured; options of a later configure() are ignored")
             return _state.settings
+        if _shut_down:
+            raise RuntimeError(
+                "otel_trainerhub.configure() after shutdown() in the same process is not supported: OpenTelemetry's "
+                "global providers can be set once per process (shut down at exit, or configure each set-up in a process of its own)"
+            )
         settings = load_settings(**options)
         from otel_trainerhub import contain
 
@@ -144,11 +152,14 @@ def shutdown(timeout: float | None = None) -> None:
 
     Safe to call more than once, and before :func:`configure`.
     """
-    global _state
+    global _state, _shut_down
     with _lock:
         state, _state = _state, None
+        if state is not None and state.pipelines is not None:
+            _shut_down = True
     if state is None or state.pipelines is None:
         return
+    from otel_trainerhub import patches
     from otel_trainerhub.export import fork
     from otel_trainerhub.instrumentation import uninstrument_all
     from otel_trainerhub.logs.setup import set_otlp_handler
@@ -157,6 +168,7 @@ def shutdown(timeout: float | None = None) -> None:
     state.pipelines.shutdown(timeout)
     set_otlp_handler(None)
     uninstrument_all(state.instrumented)
+    patches.undo_all()  # what the adapters left: signal receivers, the Celery exit hook
 
 
 def is_configured() -> bool:

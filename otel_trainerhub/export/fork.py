@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 
 from opentelemetry.sdk.resources import Resource
 
-from otel_trainerhub import _sdk, contain
+from otel_trainerhub import _sdk, contain, patches
 from otel_trainerhub.contain import contained
 from otel_trainerhub.export.accounting import STATS
 
@@ -146,23 +146,18 @@ def run_exit_hooks(timeout: float) -> None:
             hook(max(0.05, deadline - time.monotonic()))
 
 
-_celery_connected = False
-
-
 def connect_celery_child_exit(timeout: float) -> None:
     """Run the exit hooks on Celery's ``worker_process_shutdown`` (a prefork child's last
     moment before ``os._exit``), where Celery is installed."""
-    global _celery_connected
-    if _celery_connected:
-        return
     try:
         from celery import signals
     except ImportError:
         return
-    _celery_connected = True
-    signals.worker_process_shutdown.connect(
-        lambda **_: run_exit_hooks(timeout), weak=False, dispatch_uid="otel_trainerhub.child_exit"
-    )
+
+    def child_exit(**_: Any) -> None:
+        run_exit_hooks(timeout)
+
+    patches.connect(signals.worker_process_shutdown, child_exit, "celery.child_exit")
 
 
 # -- the at-fork hooks, registered once per process --

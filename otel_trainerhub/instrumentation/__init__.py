@@ -1,7 +1,8 @@
 """Which libraries otel_trainerhub instruments, and in what order: the one place that knows.
 
-Each module is a thin adapter over the contrib instrumentor (STYLE §1) exposing
-``instrument(context) -> bool`` (False: the library is not installed) and ``uninstrument()``.
+Each adapter is a thin layer over the contrib instrumentor (STYLE §1) exposing
+``instrument(context) -> bool`` (False: not instrumented) and ``uninstrument()``: a module
+of its own for Django, Redis and Celery, one table in contrib.py for the rest.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-from types import ModuleType
+from typing import Any, Protocol, cast
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
@@ -28,8 +29,35 @@ class InstrumentationContext:
     meter_provider: MeterProvider
 
 
-def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"otel_trainerhub.instrumentation.{name}_")
+class _Adapter(Protocol):
+    def instrument(self, context: InstrumentationContext) -> bool: ...
+
+    def uninstrument(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _Contrib:
+    """A library that needs nothing of ours but the providers (instrumentation/contrib.py)."""
+
+    name: str
+
+    def instrument(self, context: InstrumentationContext) -> bool:
+        from otel_trainerhub.instrumentation import contrib
+
+        return contrib.instrument(self.name, context)
+
+    def uninstrument(self) -> None:
+        from otel_trainerhub.instrumentation import contrib
+
+        contrib.uninstrument(self.name)
+
+
+def _adapter(name: str) -> _Adapter:
+    """Django, Redis and Celery have adapters of their own (``<name>_.py``); the rest are in contrib.py."""
+    if name in ("psycopg", "psycopg2", "sqlite3", "requests", "urllib3"):
+        return _Contrib(name)
+    module: Any = importlib.import_module(f"otel_trainerhub.instrumentation.{name}_")
+    return cast(_Adapter, module)
 
 
 def instrument_all(context: InstrumentationContext) -> list[str]:
@@ -40,7 +68,7 @@ def instrument_all(context: InstrumentationContext) -> list[str]:
             _log.debug("otel_trainerhub: %s instrumentation disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", name)
             continue
         try:
-            installed = _module(name).instrument(context)
+            installed = _adapter(name).instrument(context)
         except ImportError as exc:
             _log.debug("otel_trainerhub: %s not instrumented: %s", name, exc)
             continue
@@ -51,4 +79,4 @@ def instrument_all(context: InstrumentationContext) -> list[str]:
 
 def uninstrument_all(names: list[str]) -> None:
     for name in reversed(names):
-        _module(name).uninstrument()
+        _adapter(name).uninstrument()

@@ -12,11 +12,11 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import wrapt
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
+from otel_trainerhub import patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation import InstrumentationContext
 from otel_trainerhub.settings import Settings
@@ -29,7 +29,6 @@ TRAINER_RELATION_SETTING = "TRAINERHUB_TRAINER_RELATION"
 
 _untraced_paths: tuple[str, ...] = ()
 _context: InstrumentationContext | None = None
-_setup_wrapped = False
 _instrumented = False
 
 try:
@@ -147,7 +146,6 @@ def _excluded_urls_pattern(paths: Sequence[str]) -> str:
 
 # Commands that serve or wait rather than run to completion get no span of their own.
 _LONG_RUNNING_COMMANDS = frozenset({"runserver", "testserver", "shell", "dbshell", "test", "celery"})
-_command_wrapped = False
 
 
 def _traced_command(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -194,10 +192,7 @@ def _install() -> None:
         position = middleware.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in middleware else 1
         middleware.insert(position, REQUEST_LOGGING_MIDDLEWARE)
     settings.MIDDLEWARE = middleware
-    global _command_wrapped
-    if not _command_wrapped:
-        wrapt.wrap_function_wrapper("django.core.management.base", "BaseCommand.execute", _traced_command)
-        _command_wrapped = True
+    patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
     _instrumented = True
 
 
@@ -220,7 +215,7 @@ def _after_setup() -> None:
 
 
 def instrument(context: InstrumentationContext) -> bool:
-    global _context, _untraced_paths, _setup_wrapped
+    global _context, _untraced_paths
     import django  # ImportError: not installed
     from django.apps import apps
 
@@ -230,20 +225,15 @@ def instrument(context: InstrumentationContext) -> bool:
         _install()
         if apps.ready:
             _after_setup()
-    elif not _setup_wrapped:
-        wrapt.wrap_function_wrapper(django, "setup", _install_then_setup)
-        _setup_wrapped = True
+    else:
+        patches.wrap("django", "setup", _install_then_setup)
     return True
 
 
 def uninstrument() -> None:
-    global _instrumented, _context, _setup_wrapped
-    import django
-    from opentelemetry.instrumentation.utils import unwrap
-
-    if _setup_wrapped:
-        unwrap(django, "setup")
-        _setup_wrapped = False
+    global _instrumented, _context
+    patches.undo("wrap django.setup")
+    patches.undo("wrap django.core.management.base.BaseCommand.execute")
     if _instrumented:
         from django.conf import settings
         from opentelemetry.instrumentation.django import DjangoInstrumentor
@@ -251,10 +241,5 @@ def uninstrument() -> None:
         DjangoInstrumentor().uninstrument()
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in (UNTRACED_MIDDLEWARE, REQUEST_LOGGING_MIDDLEWARE)]
         _instrumented = False
-    global _command_wrapped
-    if _command_wrapped:
-        from django.core.management.base import BaseCommand
-
-        unwrap(BaseCommand, "execute")
-        _command_wrapped = False
+    _context = None
     _context = None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
+from otel_trainerhub import patches
+
 HEADER = "trainerhub_log_context"
 _CARRIED = ("request_id", "user_id", "trainer_id")
-_receivers: list[tuple[Any, Any]] = []
+_LABELS = ("celery.keep_our_logging", "celery.carry_context", "celery.bind_task", "celery.unbind_task")
+_connected = False
 
 
 def _keep_our_logging(**_: Any) -> None:
@@ -66,27 +70,29 @@ def _say_as_json(msg: str, f: Any = None) -> None:
 
 
 def _patch_safe_say(module: Any) -> None:
-    module.safe_say = _say_as_json
+    if _connected:
+        patches.replace(module, "safe_say", _say_as_json)
 
 
 def connect() -> None:
     import wrapt
     from celery import signals
 
-    if _receivers:
-        return
+    global _connected
+    _connected = True
+    # celery.apps.worker is imported by the worker command, after us: patched when it is
+    # (wrapt runs the hook at once if it is already imported).
     wrapt.register_post_import_hook(_patch_safe_say, "celery.apps.worker")
-    for signal, receiver in (
-        (signals.setup_logging, _keep_our_logging),
-        (signals.before_task_publish, _carry_context),
-        (signals.task_prerun, _bind_task),
-        (signals.task_postrun, _unbind_task),
+    receivers: tuple[Callable[..., Any], ...] = (_keep_our_logging, _carry_context, _bind_task, _unbind_task)
+    for signal, receiver, label in zip(
+        (signals.setup_logging, signals.before_task_publish, signals.task_prerun, signals.task_postrun), receivers, _LABELS
     ):
-        signal.connect(receiver, weak=False)
-        _receivers.append((signal, receiver))
+        patches.connect(signal, receiver, label)
 
 
 def disconnect() -> None:
-    while _receivers:
-        signal, receiver = _receivers.pop()
-        signal.disconnect(receiver)
+    global _connected
+    _connected = False
+    for label in _LABELS:
+        patches.undo(f"signal {label}")
+    patches.undo("replace celery.apps.worker.safe_say")

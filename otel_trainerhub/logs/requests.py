@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from otel_trainerhub import patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.django_ import HybridMiddleware, is_untraced, loaded_user, trainer_id_of
 
@@ -125,26 +126,20 @@ class RequestLoggingMiddleware(HybridMiddleware):
         return response
 
 
-_signals_connected = False
-
-
 def connect_security_signals() -> None:
     """Failed logins and admin actions from Django's own signals; the end of each request's log context."""
-    global _signals_connected
-    if _signals_connected:
-        return
     from django.contrib.auth.signals import user_login_failed
     from django.core.signals import request_finished
 
     def end_of_request(**_: Any) -> None:
         structlog.contextvars.clear_contextvars()
 
-    request_finished.connect(end_of_request, weak=False, dispatch_uid="otel_trainerhub.end_of_request")
+    patches.connect(request_finished, end_of_request, "end_of_request")
 
     def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
         log_security_event("login failed", request, username=credentials.get("username"))
 
-    user_login_failed.connect(login_failed, weak=False, dispatch_uid="otel_trainerhub.login_failed")
+    patches.connect(user_login_failed, login_failed, "login_failed")
 
     from django.apps import apps
 
@@ -165,5 +160,4 @@ def connect_security_signals() -> None:
                     },
                 )
 
-        post_save.connect(admin_action, sender=LogEntry, weak=False, dispatch_uid="otel_trainerhub.admin_action")
-    _signals_connected = True
+        patches.connect(post_save, admin_action, "admin_action", sender=LogEntry)

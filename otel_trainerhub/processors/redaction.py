@@ -3,7 +3,7 @@
 Only what can carry what a user sent is scanned (URLs, query strings, user agent, captured
 headers, exception messages and the status description the instrumentations copy them
 into), so the cost per span is a handful of dict lookups;
-database statements were already masked at the source (``instrumentation/dbapi_policy``).
+database statements were already masked at the source (``instrumentation/contrib.py``).
 """
 
 from __future__ import annotations

@@ -125,3 +125,110 @@ def test_management_command_is_one_trace(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = [s["name"] for s in spans(tmp_path) if s["parent_id"] is None]
     assert names == ["manage.py check"]
+
+
+REVERSIBLE_CASE = """
+import json, logging, os, sqlite3, sys
+sys.path.insert(0, FIXTURE)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+django.setup()
+import celery.apps.worker, redis, requests, urllib3
+from celery import signals as cs
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.core.management.base import BaseCommand
+from django.core.signals import request_finished
+from django.db.models.signals import post_save
+from opentelemetry.instrumentation.dbapi import CursorTracer
+
+SIGNALS = {"request_finished": request_finished, "user_login_failed": user_login_failed, "post_save": post_save,
+           **{n: getattr(cs, n) for n in ("setup_logging", "before_task_publish", "task_prerun", "task_postrun", "worker_process_shutdown")}}
+
+import weakref
+
+def ours(reference):
+    receiver = reference() if isinstance(reference, weakref.ReferenceType) else reference
+    # Django's own receivers, connected when a module of it is first imported, are not ours to undo.
+    return (getattr(receiver, "__module__", "") or "").startswith(("otel_trainerhub", "opentelemetry"))
+
+def snapshot():
+    return {
+        "django.setup": id(django.setup),
+        "BaseCommand.execute": id(BaseCommand.__dict__["execute"]),
+        "CursorTracer.get_statement": id(CursorTracer.__dict__["get_statement"]),
+        "celery safe_say": id(celery.apps.worker.safe_say),
+        "Redis.execute_command": id(redis.Redis.__dict__["execute_command"]),
+        "Session.send": id(requests.Session.__dict__["send"]),
+        "urlopen": id(urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]),
+        "sqlite3.connect": id(sqlite3.connect),
+        "MIDDLEWARE": list(settings.MIDDLEWARE),
+        "root handlers": [id(h) for h in logging.getLogger().handlers],
+        **{f"signal {n}": sorted(str(r[0]) for r in s.receivers if ours(r[1])) for n, s in SIGNALS.items()},
+    }
+
+import otel_trainerhub
+from otel_trainerhub import patches
+before = snapshot()
+for round in (1,):
+    otel_trainerhub.configure()
+    during = snapshot()
+    changed = sorted(k for k in before if during[k] != before[k] and k != "root handlers")
+    from opentelemetry import trace
+    with trace.get_tracer("case").start_as_current_span(f"round {round}"):
+        pass
+    otel_trainerhub.shutdown()
+    after = snapshot()
+    after.pop("root handlers"); expected = dict(before); expected.pop("root handlers")  # logging: see the OTLP handler test
+    print(json.dumps({"case": round, "changed": changed, "left": sorted(k for k in expected if after[k] != expected[k]), "patches": patches.active()}))
+try:
+    otel_trainerhub.configure()
+except RuntimeError as exc:
+    print("again:", exc)
+"""
+
+
+def test_shutdown_undoes_every_patch_and_a_second_configure_is_refused(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = run(
+        REVERSIBLE_CASE.replace("FIXTURE", repr(str(root / "app_fixture"))),
+        tmp_path,
+        TRAINERHUB_VAR_DIR=str(tmp_path),
+        TRAINERHUB_OTEL="off",  # the fixture's own import of otel_trainerhub.auto: this test configures by hand
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+    )
+    rounds = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"case"')]
+    assert len(rounds) == 1, result.stdout[-3000:]
+    for seen in rounds:
+        # What configure() patches: every one of these, and all of it undone by shutdown().
+        assert set(seen["changed"]) >= {
+            "BaseCommand.execute", "CursorTracer.get_statement", "celery safe_say", "Redis.execute_command", "Session.send",
+            "urlopen", "sqlite3.connect", "MIDDLEWARE", "signal request_finished", "signal user_login_failed",
+            "signal task_prerun", "signal worker_process_shutdown",
+        }, seen
+        assert seen["left"] == [] and seen["patches"] == [], seen
+    assert [s["name"] for s in spans(tmp_path)] == ["round 1"]
+    # The global providers are set once per process: a second set-up would lose telemetry
+    # silently, so it is refused with a reason.
+    assert "again: otel_trainerhub.configure() after shutdown() in the same process is not supported" in result.stdout
+
+
+def test_shutdown_removes_the_otlp_log_handler_with_its_provider(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging
+        import otel_trainerhub
+        from otel_trainerhub.logs.otlp import OtlpLogHandler
+        def otlp_handlers():
+            return [h for h in logging.getLogger().handlers if isinstance(h, OtlpLogHandler)]
+        otel_trainerhub.configure(exporter_endpoint="http://127.0.0.1:9", exporter_timeout=0.2)
+        first = otlp_handlers()
+        assert len(first) == 1 and first[0]._provider is otel_trainerhub._state.pipelines.logger_provider
+        otel_trainerhub.shutdown()
+        assert otlp_handlers() == [], "shutdown leaves no handler bound to the dead provider"
+        logging.getLogger("apps.case").warning("after shutdown")  # goes to stdout, nowhere dead
+        print("ok")
+        """,
+        tmp_path,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "ok"
