@@ -193,6 +193,6 @@ def telemetry_stats() -> dict[str, Any]:
 def log_security_event(event: str, request: Any = None, **fields: Any) -> None:
     """Log a security event (a failed login, a denied permission, an admin action) with the
     user and source address of ``request``, on the ``otel_trainerhub.security`` logger."""
-    from otel_trainerhub.logs.requests import log_security_event as log
+    from otel_trainerhub.instrumentation.django.security import log_security_event as log
 
     log(event, request, **fields)

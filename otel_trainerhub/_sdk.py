@@ -11,13 +11,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY, Context, set_value
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-__all__ = ["SdkMismatch", "batch_state", "exporter_preferences", "reset_reader_export_lock", "update_resource"]
+__all__ = ["SdkMismatch", "batch_state", "exporter_preferences", "reset_reader_export_lock", "suppressed_context", "update_resource"]
 
 
 class SdkMismatch(ImportError):
@@ -42,6 +43,13 @@ def reset_reader_export_lock(reader: PeriodicExportingMetricReader) -> None:
     """After fork: the periodic reader's export lock may have been held by the parent's
     export thread; the SDK restarts the reader's thread in the child but keeps the lock."""
     reader._export_lock = threading.Lock()
+
+
+def suppressed_context() -> Context:
+    """The current context with every instrumentation suppressed, outbound HTTP included:
+    ``suppress_instrumentation()`` sets only the first key, and the untraced-path middleware
+    needs a context to attach across a whole request, sync or async."""
+    return set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
 
 
 def update_resource(provider: Any, resource: Resource) -> None:

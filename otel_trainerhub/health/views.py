@@ -126,7 +126,7 @@ def liveness(request: HttpRequest) -> JsonResponse:
 
 
 def system_info(request: HttpRequest) -> JsonResponse:
-    from otel_trainerhub.logs.requests import log_security_event
+    from otel_trainerhub.instrumentation.django.security import log_security_event
 
     config = _settings()
     if not settings.DEBUG:

@@ -2,7 +2,7 @@
 
 Each adapter is a thin layer over the contrib instrumentor (STYLE §1) exposing
 ``instrument(context) -> bool`` (False: not instrumented) and ``uninstrument()``: a module
-of its own for Django, Redis and Celery, one table in contrib.py for the rest.
+of its own for Django (a package), Redis and Celery, one table in contrib.py for the rest.
 """
 
 from __future__ import annotations
@@ -12,21 +12,13 @@ import importlib
 import logging
 from typing import Any, Protocol, cast
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import TracerProvider
-
-from otel_trainerhub.settings import INSTRUMENTATION_NAMES, Settings
+from otel_trainerhub.instrumentation import contrib
+from otel_trainerhub.instrumentation.base import InstrumentationContext
+from otel_trainerhub.settings import INSTRUMENTATION_NAMES
 
 __all__ = ["InstrumentationContext", "instrument_all", "uninstrument_all"]
 
 _log = logging.getLogger("otel_trainerhub.instrumentation")
-
-
-@dataclasses.dataclass(frozen=True)
-class InstrumentationContext:
-    settings: Settings
-    tracer_provider: TracerProvider
-    meter_provider: MeterProvider
 
 
 class _Adapter(Protocol):
@@ -42,21 +34,20 @@ class _Contrib:
     name: str
 
     def instrument(self, context: InstrumentationContext) -> bool:
-        from otel_trainerhub.instrumentation import contrib
-
         return contrib.instrument(self.name, context)
 
     def uninstrument(self) -> None:
-        from otel_trainerhub.instrumentation import contrib
-
         contrib.uninstrument(self.name)
 
 
+#: Libraries with adapters of their own; the rest are in contrib.py.
+_OWN = {"django": "django", "redis": "redis_", "celery": "celery_"}
+
+
 def _adapter(name: str) -> _Adapter:
-    """Django, Redis and Celery have adapters of their own (``<name>_.py``); the rest are in contrib.py."""
-    if name in ("psycopg", "psycopg2", "sqlite3", "requests", "urllib3"):
+    if name not in _OWN:
         return _Contrib(name)
-    module: Any = importlib.import_module(f"otel_trainerhub.instrumentation.{name}_")
+    module: Any = importlib.import_module(f"otel_trainerhub.instrumentation.{_OWN[name]}")
     return cast(_Adapter, module)
 
 

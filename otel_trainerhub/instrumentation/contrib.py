@@ -7,20 +7,16 @@ with a warning instead of half-patched."""
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import wrapt
-from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.utils import unwrap
 
-from otel_trainerhub.instrumentation import InstrumentationContext
+from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
 from otel_trainerhub.sql import sanitize
 
 __all__ = ["CONTRIB", "instrument", "uninstrument"]
-
-_log = logging.getLogger("otel_trainerhub.instrumentation")
 
 # name -> (the library's import name, contrib instrumentor "module:Class", takes a meter
 # provider, a DB-API driver under our SQL policy)
@@ -45,9 +41,7 @@ def instrument(name: str, context: InstrumentationContext) -> bool:
     library, _, with_meter, dbapi = CONTRIB[name]
     importlib.import_module(library)  # ImportError: not installed
     instrumentor = _instrumentor(name)
-    conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
-    if conflict is not None:
-        _log.warning("otel_trainerhub: %s is not traced: %s", name, conflict)
+    if not supported(name, instrumentor):
         return False
     if dbapi:
         _apply_sql_policy(name)

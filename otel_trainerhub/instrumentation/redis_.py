@@ -18,7 +18,7 @@ from typing import Any
 import wrapt
 from opentelemetry.instrumentation.utils import suppress_instrumentation, unwrap
 
-from otel_trainerhub.instrumentation import InstrumentationContext
+from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
 
 _log = logging.getLogger("otel_trainerhub.instrumentation")
 
@@ -75,7 +75,9 @@ def instrument(context: InstrumentationContext) -> bool:
     import redis  # noqa: F401  (ImportError: not installed)
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    RedisInstrumentor().instrument(tracer_provider=context.tracer_provider, skip_dep_check=True)
+    if not supported("redis", RedisInstrumentor()):
+        return False
+    RedisInstrumentor().instrument(tracer_provider=context.tracer_provider)
     for module, attribute in _COMMAND_ENTRY_POINTS:
         wrapt.wrap_function_wrapper(module, attribute, _skip_internal)
         _wrapped.append((module, attribute))

@@ -244,7 +244,7 @@ def test_django_server_metrics_are_kept_only_where_spanmetrics_cannot_count_ever
     from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.sdk.metrics import MeterProvider
 
-    from otel_trainerhub.instrumentation.django_ import server_metrics_provider
+    from otel_trainerhub.instrumentation.django import server_metrics_provider
 
     provider = MeterProvider()
     chosen = server_metrics_provider(load_settings(environment), provider)

@@ -1,4 +1,5 @@
-"""Django server spans: route template as the name and ``http.route``, the user and trainer on them.
+"""Django: server spans named by route template (``http.route``), the user and trainer on them,
+one root span per management command, our middleware, and the security signals.
 
 Instrumenting Django needs its settings, which ``import otel_trainerhub.auto`` (the first
 line of ``manage.py``) runs before ``DJANGO_SETTINGS_MODULE`` is even set. So unless the
@@ -9,120 +10,30 @@ app registry is already loading, the contrib instrumentor is installed at the st
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
 from otel_trainerhub import patches
 from otel_trainerhub.contain import swallowed
-from otel_trainerhub.instrumentation import InstrumentationContext
+from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
+from otel_trainerhub.instrumentation.django import middleware
+from otel_trainerhub.instrumentation.django.identity import configure_proxy, loaded_user, trainer_id_of
+from otel_trainerhub.instrumentation.django.security import connect_security_signals
 from otel_trainerhub.settings import Settings
 
-UNTRACED_MIDDLEWARE = "otel_trainerhub.instrumentation.django_.UntracedPathsMiddleware"
-REQUEST_LOGGING_MIDDLEWARE = "otel_trainerhub.logs.requests.RequestLoggingMiddleware"
+__all__ = ["instrument", "server_metrics_provider", "uninstrument"]
+
+UNTRACED_MIDDLEWARE = middleware.dotted(middleware.UntracedPathsMiddleware)
+REQUEST_LOGGING_MIDDLEWARE = middleware.dotted(middleware.RequestLoggingMiddleware)
 OTEL_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
-# A Django setting naming the one-to-one relation from the user to their trainer profile.
-TRAINER_RELATION_SETTING = "TRAINERHUB_TRAINER_RELATION"
 
-_untraced_paths: tuple[str, ...] = ()
 _context: InstrumentationContext | None = None
+
+
 _instrumented = False
-
-try:
-    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
-except ImportError:  # pragma: no cover - older API
-    _SUPPRESS_HTTP_INSTRUMENTATION_KEY = "suppress_http_instrumentation"
-
-
-def is_untraced(path: str) -> bool:
-    for prefix in _untraced_paths:
-        if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
-            return True
-    return False
-
-
-def _suppressed() -> Any:
-    """The current context with all instrumentation (HTTP included) suppressed."""
-    return set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-
-
-class HybridMiddleware:
-    """A middleware for sync and async stacks alike: ``__call__`` answers sync, ``_acall`` async."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[Any], Any]) -> None:
-        self.get_response = get_response
-        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
-        self._is_async = iscoroutinefunction(get_response)
-        if self._is_async:
-            markcoroutinefunction(self)  # type: ignore[type-var]
-
-
-class UntracedPathsMiddleware(HybridMiddleware):
-    """Runs probe and scrape requests with instrumentation suppressed, their SQL and Redis included."""
-
-    def __call__(self, request: Any) -> Any:
-        if self._is_async:
-            return self._acall(request)
-        if not is_untraced(request.path):
-            return self.get_response(request)
-        token = attach(_suppressed())
-        try:
-            return self.get_response(request)
-        finally:
-            detach(token)
-
-    async def _acall(self, request: Any) -> Any:
-        get_response: Callable[[Any], Awaitable[Any]] = self.get_response
-        if not is_untraced(request.path):
-            return await get_response(request)
-        token = attach(_suppressed())
-        try:
-            return await get_response(request)
-        finally:
-            detach(token)
-
-
-def loaded_user(request: Any) -> Any:
-    """The request's user if something already loaded it; never triggers a session or DB lookup."""
-    user = getattr(request, "_cached_user", None)
-    if user is None:
-        lazy = request.__dict__.get("user")
-        if lazy is None:
-            return None
-        wrapped = getattr(lazy, "_wrapped", lazy)
-        from django.utils.functional import empty
-
-        if wrapped is empty:
-            return None
-        user = wrapped
-    return user if getattr(user, "is_authenticated", False) else None
-
-
-def trainer_id_of(request: Any, user: Any) -> Any:
-    explicit = getattr(request, "trainer_id", None)
-    if explicit is not None:
-        return explicit
-    if user is None:
-        return None
-    from django.conf import settings
-
-    relation = getattr(settings, TRAINER_RELATION_SETTING, "trainer_profile")
-    try:
-        field = user._meta.get_field(relation)
-    except Exception:
-        return None
-    # Only a relation the view already loaded: a span attribute is never worth a query.
-    if not field.is_cached(user):
-        return None
-    trainer = field.get_cached_value(user)
-    return getattr(trainer, "pk", None)
 
 
 def _response_hook(span: Span, request: Any, response: Any) -> None:
@@ -177,21 +88,22 @@ def _install() -> None:
     from django.conf import settings
     from opentelemetry.instrumentation.django import DjangoInstrumentor
 
+    if not supported("django", DjangoInstrumentor()):
+        return
     DjangoInstrumentor().instrument(
         tracer_provider=_context.tracer_provider,
         meter_provider=server_metrics_provider(_context.settings, _context.meter_provider),
-        excluded_urls=_excluded_urls_pattern(_untraced_paths),
+        excluded_urls=_excluded_urls_pattern(middleware.untraced_paths()),
         response_hook=_response_hook,
-        skip_dep_check=True,
     )
-    middleware = list(settings.MIDDLEWARE)
-    if UNTRACED_MIDDLEWARE not in middleware:
-        middleware.insert(0, UNTRACED_MIDDLEWARE)
-    if REQUEST_LOGGING_MIDDLEWARE not in middleware:
+    stack = list(settings.MIDDLEWARE)
+    if UNTRACED_MIDDLEWARE not in stack:
+        stack.insert(0, UNTRACED_MIDDLEWARE)
+    if REQUEST_LOGGING_MIDDLEWARE not in stack:
         # Inside the server span, so that every line of the request carries its trace id.
-        position = middleware.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in middleware else 1
-        middleware.insert(position, REQUEST_LOGGING_MIDDLEWARE)
-    settings.MIDDLEWARE = middleware
+        position = stack.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in stack else 1
+        stack.insert(position, REQUEST_LOGGING_MIDDLEWARE)
+    settings.MIDDLEWARE = stack
     patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
     _instrumented = True
 
@@ -205,7 +117,6 @@ def _install_then_setup(wrapped: Callable[..., Any], instance: Any, args: Sequen
 
 def _after_setup() -> None:
     from otel_trainerhub.logs import setup as log_setup
-    from otel_trainerhub.logs.requests import configure_proxy, connect_security_signals
 
     # Django has just applied its LOGGING settings: put our handlers back on top.
     log_setup.reapply()
@@ -215,12 +126,12 @@ def _after_setup() -> None:
 
 
 def instrument(context: InstrumentationContext) -> bool:
-    global _context, _untraced_paths
+    global _context
     import django  # ImportError: not installed
     from django.apps import apps
 
     _context = context
-    _untraced_paths = tuple(context.settings.untraced_paths)
+    middleware.set_untraced_paths(tuple(context.settings.untraced_paths))
     if apps.ready or apps.loading:
         _install()
         if apps.ready:
