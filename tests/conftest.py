@@ -40,6 +40,19 @@ def internal_errors_raise(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(contain, "mode", "raise")
 
 
+@pytest.fixture()
+def blackhole() -> Iterator[str]:
+    """A collector address whose listen backlog accepts TCP connections that nobody ever reads
+    or answers: a collector that hangs."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
 @pytest.fixture(scope="session")
 def services() -> None:
     _require_services()

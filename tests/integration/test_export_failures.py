@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,6 @@ pytestmark = pytest.mark.integration
 EXPORT_TIMEOUT_S = 2
 REQUESTS = 150
 SUMMARY = re.compile(r"otel_trainerhub: process (\d+) exported (\d+) spans and dropped (\d+) \(([^)]*)\)")
-
-
-@pytest.fixture()
-def blackhole() -> Iterator[str]:
-    """A port whose listen backlog accepts TCP connections that nobody ever reads or answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(512)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
 
 
 def _drive(url: str) -> list[float]:

@@ -5,10 +5,8 @@ fresh interpreter."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,16 +21,6 @@ def run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[st
 
 def last_json(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads([line for line in result.stdout.splitlines() if line.startswith("{\"case\"")][-1])
-
-
-@pytest.fixture()
-def blackhole() -> Iterator[str]:
-    """A port whose listen backlog accepts connections that nobody reads or answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
 
 
 # A child that must be able to do everything a worker does: make and export spans through
