@@ -9,7 +9,10 @@ from typing import Any
 
 import structlog
 from opentelemetry._logs import SeverityNumber
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_trainerhub.logs.setup import _SHARED, _dumps, redact
 
@@ -29,6 +32,22 @@ _FINISH: list[Any] = [
 ]
 _FOREIGN: list[Any] = [*_SHARED, structlog.stdlib.ExtraAdder()]
 _OWN_PIPELINE = ("opentelemetry", "otel_trainerhub.export", "urllib3", "grpc")
+
+
+def _trace_context(trace_id: object, span_id: object) -> Context | None:
+    """The trace the JSON line names, for the OTLP record too. Records logged after their span
+    stopped being current (a root's "N+1 query detected", Django's "Not Found") carry the ids
+    the request bound, not a current span; without this they would be exported with none."""
+    if not (isinstance(trace_id, str) and isinstance(span_id, str)):
+        return None
+    current = trace.get_current_span().get_span_context()
+    if current.is_valid and format(current.trace_id, "032x") == trace_id:
+        return None  # the SDK takes the current span's context itself
+    try:
+        context = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    except ValueError:
+        return None
+    return trace.set_span_in_context(NonRecordingSpan(context)) if context.is_valid else None
 
 
 class OtlpLogHandler(logging.Handler):
@@ -60,7 +79,8 @@ class OtlpLogHandler(logging.Handler):
         try:
             event = self.event_dict(record)
             body = event.pop("event", "")
-            for key in ("timestamp", "levelname", "trace_id", "span_id"):
+            trace_id, span_id = event.pop("trace_id", None), event.pop("span_id", None)
+            for key in ("timestamp", "levelname"):
                 event.pop(key, None)  # carried by the log record's own fields
             attributes = {
                 k: v if isinstance(v, (str, bool, int, float)) else _dumps(v) for k, v in event.items() if v is not None
@@ -72,6 +92,7 @@ class OtlpLogHandler(logging.Handler):
                 severity_text=record.levelname,
                 body=str(body),
                 attributes=attributes,
+                context=_trace_context(trace_id, span_id),
             )
         except Exception:
             self.handleError(record)

@@ -157,3 +157,45 @@ def test_rotation_and_the_guides_log_analysis_commands(tmp_path: Path) -> None:
     table = {int(code): int(n) for n, code in (line.split() for line in counts.splitlines())}
     assert set(table) == {200, 201, 404, 500}
     assert max(table.values()) - min(table.values()) <= 1  # the last file holds an even mix
+
+
+def test_an_otlp_log_record_carries_the_trace_its_json_line_names(tmp_path: Path) -> None:
+    # Lines logged after their span stopped being current ("N+1 query detected" at the root's
+    # end, Django's "Not Found") carry the request's bound ids: the OTLP record must too.
+    from tests.support.otlp import OtlpReceiver
+
+    receiver = OtlpReceiver()
+    endpoint = receiver.start_http()
+    try:
+        result = run_python(
+            """
+            import json, logging, structlog
+            import otel_trainerhub
+            otel_trainerhub.configure(exporter_endpoint=ENDPOINT)
+            from opentelemetry import trace
+            with trace.get_tracer("case").start_as_current_span("request") as span:
+                ids = {"trace_id": format(span.get_span_context().trace_id, "032x"), "span_id": format(span.get_span_context().span_id, "016x")}
+                logging.getLogger("apps.case").warning("inside the span")
+            structlog.contextvars.bind_contextvars(**ids)  # as the request middleware binds them
+            logging.getLogger("apps.case").warning("after the span ended")
+            structlog.contextvars.clear_contextvars()
+            logging.getLogger("apps.case").warning("outside any request")
+            otel_trainerhub.shutdown()
+            print(json.dumps(ids))
+            """.replace("ENDPOINT", repr(endpoint)),
+            tmp_path,
+            {},
+        )
+        ids = json.loads(result.stdout.strip().splitlines()[-1])
+        records = {
+            record.body.string_value: (record.trace_id.hex(), record.span_id.hex())
+            for request in receiver.log_requests
+            for resource_logs in request.resource_logs
+            for scope_logs in resource_logs.scope_logs
+            for record in scope_logs.log_records
+        }
+    finally:
+        receiver.stop()
+    assert records["inside the span"] == (ids["trace_id"], ids["span_id"])
+    assert records["after the span ended"] == (ids["trace_id"], ids["span_id"])
+    assert records["outside any request"] == ("", "")
