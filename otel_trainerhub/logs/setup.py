@@ -33,7 +33,9 @@ _OWN_KEYS = frozenset(
     {"timestamp", "levelname", "name", "trace_id", "span_id", "request_id", "task_id", "task_name", "user_id", "trainer_id",
      "duration_ms", "status_code", "method", "db_queries", "db_time", "pid"}
 )
-# Logger names whose handlers other set-ups (Django's, gunicorn's) install: ours replace them.
+# Logger names whose console handlers other set-ups (Django's, gunicorn's) install: ours
+# replace those (one format on stdout); their other handlers (Django's AdminEmailHandler that
+# mails 500s to ADMINS, a file of the project's) are the host's, and stay.
 _TAKEN_OVER = ("django", "django.server", "django.request", "celery", "gunicorn.error", "gunicorn.access")
 
 _configured: Settings | None = None
@@ -201,6 +203,12 @@ def set_otlp_handler(handler: logging.Handler | None) -> None:
             root.addHandler(handler)
 
 
+def _writes_to_console(handler: logging.Handler) -> bool:
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    return handler.stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+
+
 def reapply() -> None:
     """(Re)install our handlers after another library configured logging (Django, gunicorn)."""
     settings = _configured
@@ -217,7 +225,8 @@ def reapply() -> None:
     for name in _TAKEN_OVER:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
-            logger.removeHandler(handler)
+            if _writes_to_console(handler):
+                logger.removeHandler(handler)
         logger.propagate = True
     # The guide's categories; DEBUG_LOGGING=true is its Debug Mode for the application.
     logging.getLogger("apps").setLevel(logging.DEBUG if settings.debug_logging else logging.NOTSET)

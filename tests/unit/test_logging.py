@@ -199,3 +199,35 @@ def test_an_otlp_log_record_carries_the_trace_its_json_line_names(tmp_path: Path
     assert records["inside the span"] == (ids["trace_id"], ids["span_id"])
     assert records["after the span ended"] == (ids["trace_id"], ids["span_id"])
     assert records["outside any request"] == ("", "")
+
+
+def test_the_hosts_own_django_handlers_stay(tmp_path: Path) -> None:
+    # Django's AdminEmailHandler mails 500s to ADMINS: taking over the console must not stop that.
+    result = run_python(
+        """
+        import logging
+        import otel_trainerhub
+        otel_trainerhub.configure()
+        from django.conf import settings
+        settings.configure(
+            DEBUG=False, SECRET_KEY="test", ADMINS=[("Ops", "ops@example.com")], SERVER_EMAIL="app@example.com",
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", INSTALLED_APPS=[], DATABASES={},
+            LOGGING={"version": 1, "disable_existing_loggers": False, "handlers": {"file": {"class": "logging.FileHandler", "filename": LOGPATH}},
+                     "loggers": {"django.request": {"handlers": ["file"], "level": "ERROR"}}},
+        )
+        import django
+        django.setup()
+        from django.core import mail
+        from django.utils.log import AdminEmailHandler
+        kinds = [type(h).__name__ for h in logging.getLogger("django").handlers]
+        assert "AdminEmailHandler" in kinds and "StreamHandler" not in kinds, kinds
+        logging.getLogger("django.request").error("Internal Server Error: /boom/")
+        assert len(mail.outbox) == 1 and "Internal Server Error" in mail.outbox[0].subject, mail.outbox
+        print("ok")
+        """.replace("LOGPATH", repr(str(tmp_path / "project.log"))),
+        tmp_path,
+        {},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "ok"
+    assert "Internal Server Error: /boom/" in (tmp_path / "project.log").read_text()  # the project's own file handler too
+    assert any('"message":"Internal Server Error: /boom/"' in line for line in result.stdout.splitlines())  # and our JSON line
