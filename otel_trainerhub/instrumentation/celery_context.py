@@ -25,7 +25,10 @@ def _keep_our_logging(**_: Any) -> None:
 def _carry_context(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is None:
         return
-    context = structlog.contextvars.get_contextvars()
+    from otel_trainerhub.logs import setup
+
+    # The user as known now (the view authenticated them), not only what was bound earlier.
+    context = {**structlog.contextvars.get_contextvars(), **{k: v for k, v in setup.request_identity().items() if v is not None}}
     carried = {k: context[k] for k in _CARRIED if context.get(k) is not None}
     if carried:
         headers[HEADER] = carried

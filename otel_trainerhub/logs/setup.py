@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -85,8 +85,33 @@ def _dumps(value: Any, **_kw: Any) -> str:
     return orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+# Who the request is for, as soon as the application knows (a view authenticates the user
+# lazily): set by the Django integration, asked only while a line has no user_id yet.
+_identity_source: Callable[[], dict[str, Any]] | None = None
+
+
+def set_identity_source(source: Callable[[], dict[str, Any]] | None) -> None:
+    global _identity_source
+    _identity_source = source
+
+
+def request_identity() -> dict[str, Any]:
+    """The current request's user_id and trainer_id, where known (empty outside a request)."""
+    source = _identity_source
+    return source() if source is not None else {}
+
+
+def add_request_identity(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    if _identity_source is not None and event_dict.get("user_id") is None:
+        for key, value in _identity_source().items():
+            if value is not None and event_dict.get(key) is None:
+                event_dict[key] = value
+    return event_dict
+
+
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    add_request_identity,
     add_trace_context,
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     add_levelname,

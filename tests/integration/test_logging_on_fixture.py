@@ -98,6 +98,10 @@ def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpRecei
     inside = [r for r in web if "request_id" in r]
     assert all((r["trace_id"], r["span_id"]) in span_ids for r in inside)
     assert any(r["message"] == "booking created" and r["request_id"] == generated_request_id for r in web)
+    # Lines logged in the view already carry the user the view authenticated (not only the
+    # request line written after the response), and so do the lines of the task it enqueued.
+    created = next(r for r in web if r["message"] == "booking created" and r["request_id"] == generated_request_id)
+    assert created["user_id"] == booking["user_id"] is not None
     assert any(r["name"] == "django.request" and r["levelname"] == "ERROR" and "exception" in r for r in web)
     (rejected,) = [r for r in web if r.get("security_event") == "authentication failed"]
     assert rejected["levelname"] == "WARNING" and rejected["remote_addr"] == "192.0.2.50" and rejected["path"] == "/api/bookings/"
@@ -116,6 +120,7 @@ def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpRecei
     for r in task_lines:
         assert r["task_id"] and r["request_id"] == generated_request_id
         assert r["trace_id"] == run.trace_id
+        assert r["user_id"] == booking["user_id"]  # the user the view authenticated, carried to the task
     assert all("trace_id" in r for r in task_lines)
 
     # The same records over OTLP, with trace context.

@@ -20,7 +20,7 @@ from otel_trainerhub import patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
 from otel_trainerhub.instrumentation.django import middleware
-from otel_trainerhub.instrumentation.django.identity import configure_proxy, loaded_user, trainer_id_of
+from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
 from otel_trainerhub.settings import Settings
 
@@ -118,6 +118,7 @@ def _install_then_setup(wrapped: Callable[..., Any], instance: Any, args: Sequen
 def _after_setup() -> None:
     from otel_trainerhub.logs import setup as log_setup
 
+    log_setup.set_identity_source(current_identity)
     # Django has just applied its LOGGING settings: put our handlers back on top.
     log_setup.reapply()
     if _context is not None:
@@ -152,5 +153,7 @@ def uninstrument() -> None:
         DjangoInstrumentor().uninstrument()
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in (UNTRACED_MIDDLEWARE, REQUEST_LOGGING_MIDDLEWARE)]
         _instrumented = False
-    _context = None
+    from otel_trainerhub.logs import setup as log_setup
+
+    log_setup.set_identity_source(None)
     _context = None

@@ -4,9 +4,13 @@ loaded them: never a query of ours), and the client address behind trusted proxi
 from __future__ import annotations
 
 import ipaddress
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["client_address", "configure_proxy", "loaded_user", "trainer_id_of"]
+__all__ = ["CURRENT_REQUEST", "client_address", "configure_proxy", "current_identity", "loaded_user", "trainer_id_of"]
+
+#: The request being served (set by the request-log middleware, cleared at request_finished).
+CURRENT_REQUEST: ContextVar[Any] = ContextVar("otel_trainerhub_request", default=None)
 
 # A Django setting naming the one-to-one relation from the user to their trainer profile.
 TRAINER_RELATION_SETTING = "TRAINERHUB_TRAINER_RELATION"
@@ -78,3 +82,13 @@ def trainer_id_of(request: Any, user: Any) -> Any:
         return None
     trainer = field.get_cached_value(user)
     return getattr(trainer, "pk", None)
+
+
+def current_identity() -> dict[str, Any]:
+    """The current request's user and trainer, once the application has loaded them: so lines
+    logged in the view (and the tasks it enqueues) carry them, not only the request line."""
+    request = CURRENT_REQUEST.get()
+    user = loaded_user(request) if request is not None else None
+    if user is None:
+        return {}
+    return {"user_id": user.pk, "trainer_id": trainer_id_of(request, user)}

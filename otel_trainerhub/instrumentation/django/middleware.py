@@ -17,7 +17,7 @@ from opentelemetry.context import attach, detach
 
 from otel_trainerhub import _sdk
 from otel_trainerhub.contain import swallowed
-from otel_trainerhub.instrumentation.django.identity import client_address, loaded_user, trainer_id_of
+from otel_trainerhub.instrumentation.django.identity import CURRENT_REQUEST, client_address, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import log_security_event
 
 __all__ = ["RequestLoggingMiddleware", "UntracedPathsMiddleware", "dotted", "is_untraced", "set_untraced_paths"]
@@ -110,6 +110,7 @@ class RequestLoggingMiddleware(HybridMiddleware):
 
     def _before(self, request: Any) -> float:
         structlog.contextvars.clear_contextvars()
+        CURRENT_REQUEST.set(request)
         request.request_id = _request_id(request)
         # The server span's ids are bound too: Django logs 4xx/5xx responses ("Not Found: ...")
         # after the middleware chain, when the span is no longer current.

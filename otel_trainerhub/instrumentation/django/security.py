@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from otel_trainerhub import patches
-from otel_trainerhub.instrumentation.django.identity import client_address, loaded_user
+from otel_trainerhub.instrumentation.django.identity import CURRENT_REQUEST, client_address, loaded_user
 
 __all__ = ["connect_security_signals", "log_security_event"]
 
@@ -34,6 +34,7 @@ def connect_security_signals() -> None:
 
     def end_of_request(**_: Any) -> None:
         structlog.contextvars.clear_contextvars()
+        CURRENT_REQUEST.set(None)
 
     patches.connect(request_finished, end_of_request, "end_of_request")
 
