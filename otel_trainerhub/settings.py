@@ -8,6 +8,7 @@ value and what is accepted, so a typo fails at start-up instead of at 3 a.m.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
@@ -304,6 +305,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             str(settings.bsp_max_export_batch_size),
             f"at most OTEL_BSP_MAX_QUEUE_SIZE ({settings.bsp_max_queue_size})",
         )
+    grpc_variables = [v for v, (f, _) in _ENV.items() if f.endswith("protocol") and getattr(settings, f) == "grpc"]
+    if grpc_variables and importlib.util.find_spec("opentelemetry.exporter.otlp.proto.grpc") is None:
+        raise ConfigError(grpc_variables[0], "grpc", "http/protobuf, or grpc with its exporter installed: pip install 'otel-trainerhub[grpc]'")
     for signal in SIGNALS:
         target = settings.otlp_target(signal)
         own = getattr(settings, f"{signal}_endpoint")

@@ -249,3 +249,22 @@ def test_django_server_metrics_are_kept_only_where_spanmetrics_cannot_count_ever
     provider = MeterProvider()
     chosen = server_metrics_provider(load_settings(environment), provider)
     assert chosen is provider if kept else isinstance(chosen, NoOpMeterProvider)
+
+
+def test_grpc_without_its_exporter_installed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # grpcio comes only with the [grpc] extra: HTTP export does not pull it into a project.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"^OTEL_EXPORTER_OTLP_PROTOCOL='grpc' is not valid: expected http/protobuf, or grpc with its exporter installed: pip install 'otel-trainerhub\[grpc\]'"):
+        load_settings({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317"})
+    with pytest.raises(ConfigError, match=r"^OTEL_EXPORTER_OTLP_LOGS_PROTOCOL='grpc'"):
+        load_settings({"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "grpc"})
+    assert load_settings({}).exporter_protocol == "http/protobuf"
+
+
+def test_the_package_installs_without_grpc() -> None:
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if "grpc" in d]
+    assert any("opentelemetry-exporter-otlp-proto-grpc" in d for d in project["optional-dependencies"]["grpc"])
