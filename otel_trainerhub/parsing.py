@@ -37,6 +37,11 @@ class ConfigError(ValueError):
 
 
 
+def _shown(field: str, value: object) -> object:
+    # Headers carry credentials (x-sentry-auth, authorization): an error never echoes them.
+    return "<hidden>" if field.endswith("headers") or field.endswith("HEADERS") else value
+
+
 # -- parsers: each takes (variable name, raw string) and returns a value or raises --
 
 

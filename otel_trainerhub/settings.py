@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from otel_trainerhub.parsing import (
     INSTRUMENTATION_NAMES,
     ConfigError,
+    _shown,
     _bool,
     _choice,
     _dsn,
@@ -271,11 +272,6 @@ def _from_option(field: str, value: Any) -> Any:
         raise ConfigError(field, value, f"a value as {variable} takes")
     except ConfigError as exc:
         raise ConfigError(field, _shown(field, value if exc.value != "<hidden>" else exc.value), exc.accepted) from None
-
-
-def _shown(field: str, value: object) -> object:
-    # Headers carry credentials (x-sentry-auth, authorization): an error never echoes them.
-    return "<hidden>" if field.endswith("headers") or field.endswith("HEADERS") else value
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

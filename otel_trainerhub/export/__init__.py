@@ -75,14 +75,6 @@ class Pipelines:
             return True
         return ledger is not None and ledger.collector_failing()
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Export what is queued, waiting at most ``timeout`` seconds in all."""
-        left = _time_left(self.shutdown_timeout if timeout is None else timeout)
-        done = _run_bounded(self.tracer_provider.force_flush, left())
-        if self.logger_provider is not None:
-            done = _run_bounded(self.logger_provider.force_flush, left()) and done
-        return _run_bounded(self.meter_provider.force_flush, left()) and done
-
     def shutdown(self, timeout: float | None = None) -> None:
         """Flush and stop, all of it within ``timeout`` seconds (default: the shutdown timeout);
         count what was not delivered; in a child, hand its unreported drops to the parent."""

@@ -198,6 +198,8 @@ def test_gunicorn_replaces_a_killed_worker_at_once_and_stops_in_time(collector: 
             if status == 200 and str(json.loads(body)["pid"]) not in booted:
                 served_after = time.monotonic() - killed_at
             time.sleep(0.005)
+        for i in range(40):  # traced requests for the workers that will exit on SIGTERM
+            assert http("GET", f"{url}/api/ping/?after={i}")[0] == 200
         stop_took = _stop_timed(gunicorn)
     finally:
         gunicorn.stop()
@@ -205,7 +207,7 @@ def test_gunicorn_replaces_a_killed_worker_at_once_and_stops_in_time(collector: 
     assert served_after is not None and served_after < 1.0, (served_after, gunicorn.output()[-3000:])
     assert stop_took <= SHUTDOWN_TIMEOUT_S + 0.5, gunicorn.output()[-3000:]
     if collector.state != "up":
-        # The worker that served the traced requests left a summary of what it dropped (the
-        # killed one could not; the replacement served only the untraced probe).
+        # The workers that served traced requests since the kill left a summary of what they
+        # dropped (the killed one could not).
         workers = {p: n for p, n in _summaries(gunicorn.output()).items() if p != gunicorn.pid}
         assert workers and all(n > 0 for n in workers.values()), gunicorn.output()[-3000:]
