@@ -11,7 +11,7 @@ from otel_trainerhub import patches
 
 HEADER = "trainerhub_log_context"
 _CARRIED = ("request_id", "user_id", "trainer_id")
-_LABELS = ("celery.keep_our_logging", "celery.carry_context", "celery.bind_task", "celery.unbind_task")
+_LABELS = ("celery.keep_our_logging", "celery.redirect_stdouts", "celery.carry_context", "celery.bind_task", "celery.unbind_task")
 _connected = False
 
 
@@ -20,6 +20,14 @@ def _keep_our_logging(**_: Any) -> None:
     from otel_trainerhub.logs import setup
 
     setup.reapply()
+
+
+def _redirect_stdouts(instance: Any = None, **_: Any) -> None:
+    # Our setup_logging receiver makes Celery skip its own logging set-up, and with it the
+    # redirect of stdout and stderr (worker_redirect_stdouts, on by default): a task's print()
+    # would then be written raw between the JSON lines. Redirect as Celery would have.
+    if instance is not None and getattr(instance, "redirect_stdouts", False):
+        instance.app.log.redirect_stdouts(instance.redirect_stdouts_level)
 
 
 def _carry_context(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -86,9 +94,11 @@ def connect() -> None:
     # celery.apps.worker is imported by the worker command, after us: patched when it is
     # (wrapt runs the hook at once if it is already imported).
     wrapt.register_post_import_hook(_patch_safe_say, "celery.apps.worker")
-    receivers: tuple[Callable[..., Any], ...] = (_keep_our_logging, _carry_context, _bind_task, _unbind_task)
+    receivers: tuple[Callable[..., Any], ...] = (_keep_our_logging, _redirect_stdouts, _carry_context, _bind_task, _unbind_task)
     for signal, receiver, label in zip(
-        (signals.setup_logging, signals.before_task_publish, signals.task_prerun, signals.task_postrun), receivers, _LABELS
+        (signals.setup_logging, signals.celeryd_after_setup, signals.before_task_publish, signals.task_prerun, signals.task_postrun),
+        receivers,
+        _LABELS,
     ):
         patches.connect(signal, receiver, label)
 

@@ -133,3 +133,31 @@ def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpRecei
     everything += json.dumps([s.attributes for s in spans]) + json.dumps([s.events for s in spans])
     for secret in SECRETS:
         assert secret not in everything, secret
+
+
+def test_a_tasks_print_output_is_a_json_line_too(seeded_database, clean_redis, sandbox, log_dir: Path) -> None:
+    # Celery redirects a worker's stdout and stderr to its logging (worker_redirect_stdouts);
+    # taking over its logging must keep that, or print() and Django's console e-mail backend
+    # write raw text between the JSON lines.
+    import time
+
+    from celery import Celery
+
+    from tests.support.stack import REDIS_URL
+
+    worker = start_celery(base_env(PROVIDERS_BASE_URL=sandbox), log_dir, concurrency=1)
+    client = Celery(broker=f"{REDIS_URL}/0", backend=f"{REDIS_URL}/2")
+    try:
+        result = client.send_task("apps.core.tasks.say", args=["printed by a task"])
+        deadline = time.monotonic() + 60
+        while not result.ready():
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.05)
+        assert result.successful()
+    finally:
+        worker.stop()
+        client.close()
+    lines = _json_lines(worker.stdout_lines(), "celery")
+    printed = [r for r in lines if r["message"] == "printed by a task"]
+    assert len(printed) == 1 and printed[0]["name"] == "celery.redirected", printed
+    assert printed[0]["task_name"] == "apps.core.tasks.say"  # inside the task: its context too
