@@ -4,7 +4,6 @@ and batch processors that count what they must drop."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,10 +14,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from otel_trainerhub import _sdk
 from otel_trainerhub.export.accounting import STATS
 from otel_trainerhub.export.fork import ProcessLocal
-from otel_trainerhub.export.ledger import STUCK_AFTER_S
+from otel_trainerhub.export.ledger import InFlight
 
 __all__ = ["CountingExporter", "DropCountingBatchLogRecordProcessor", "DropCountingBatchSpanProcessor"]
-
 
 
 class CountingExporter:
@@ -32,46 +30,36 @@ class CountingExporter:
         self._name = name
         self._signal = signal
         self._success = success
-        self._in_flight = (0, 0)  # (pid, items) handed to export() that have not come back yet
-        self._since = 0.0  # when the export in flight started
+        self._flight = InFlight()
         self.abandoned = False  # shutdown counted what is in flight: its late outcome is not counted again
 
     def export(self, batch: Sequence[Any]) -> Any:
-        self._in_flight, self._since = (os.getpid(), len(batch)), time.monotonic()
-        if self._collector and STATS.ledger is not None:
-            STATS.ledger.export_started()
+        ledger = STATS.ledger if self._collector else None
+        self._flight.begin(len(batch), ledger)
         try:
             result = self._exporter.get().export(batch)
         except Exception as exc:  # an exporter bug must not kill the export thread
             result, detail = None, f"{self._name}: {exc!r}"
         else:
             detail = f"{self._name} did not accept the batch"
-        finally:
-            self._in_flight = (0, 0)
+        delivered = result is self._success
+        self._flight.end(None if self.abandoned else delivered, ledger)
         if self.abandoned:
             return result if result is not None else type(self._success).FAILURE
-        ledger = STATS.ledger if self._collector else None
-        if result is self._success:
+        if delivered:
             if self._signal == "spans":
                 STATS.record_exported(len(batch))
-            if ledger is not None:
-                ledger.record_outcome(True)
             return result
         STATS.record_dropped(len(batch), "export_failed", detail, signal=self._signal)
-        if ledger is not None:
-            ledger.record_outcome(False)
         return type(self._success).FAILURE
 
     @property
     def in_flight(self) -> int:
-        """Items this process handed to export() that have not come back yet (a forked child
-        does not count its parent's export thread's)."""
-        pid, items = self._in_flight
-        return items if pid == os.getpid() else 0
+        """Items this process handed to export() that have not come back yet."""
+        return self._flight.items
 
     def stuck(self) -> bool:
-        """An export has been waiting on the network for longer than a healthy one takes."""
-        return self.in_flight > 0 and time.monotonic() - self._since > STUCK_AFTER_S
+        return self._flight.stuck()
 
     def shutdown(self) -> None:
         inner = self._exporter.mine()

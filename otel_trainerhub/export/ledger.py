@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["DROP_REASONS", "Ledger"]
+__all__ = ["DROP_REASONS", "InFlight", "Ledger"]
 
 # Every reason is reported from the start, at 0: an alert on drops then watches a series
 # that exists before the first drop (and a dashboard shows "0", not "no data").
@@ -84,3 +84,34 @@ class Ledger:
         if os.getpid() != self.owner_pid:
             return {}
         return {key: self._cells[slot] for key, slot in _SLOTS.items()}
+
+
+class InFlight:
+    """The export one exporter has in progress in this process (a forked child does not see
+    its parent's export thread's), told to the tree's ledger as it starts and ends."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self) -> None:
+        self._state = (0, 0, 0.0)  # (pid, items, start): one assignment, read whole by shutdown
+
+    def begin(self, items: int, ledger: Ledger | None) -> None:
+        self._state = (os.getpid(), items, time.monotonic())
+        if ledger is not None:
+            ledger.export_started()
+
+    def end(self, success: bool | None, ledger: Ledger | None) -> None:
+        """``success`` None: an outcome that says nothing of the collector."""
+        self._state = (0, 0, 0.0)
+        if ledger is not None and success is not None:
+            ledger.record_outcome(success)
+
+    @property
+    def items(self) -> int:
+        pid, items, _ = self._state
+        return items if pid == os.getpid() else 0
+
+    def stuck(self) -> bool:
+        """Waiting on the network for longer than a healthy collector takes."""
+        pid, _, since = self._state
+        return pid == os.getpid() and time.monotonic() - since > STUCK_AFTER_S

@@ -4,7 +4,6 @@ gated against fork (and whose network I/O is not), and the telemetry self-metric
 from __future__ import annotations
 
 import os
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,7 +14,7 @@ from opentelemetry.sdk.resources import Resource
 
 from otel_trainerhub import _sdk
 from otel_trainerhub.export.accounting import STATS, observe_drops
-from otel_trainerhub.export.ledger import STUCK_AFTER_S
+from otel_trainerhub.export.ledger import InFlight
 from otel_trainerhub.export.fork import COLLECTION_GATE, ProcessLocal
 from otel_trainerhub.export.otlp import otlp_exporter
 from otel_trainerhub.settings import Settings
@@ -31,25 +30,21 @@ class PerProcessMetricExporter(MetricExporter):
         probe = factory()  # temporality and aggregation preferences come from the real exporter
         super().__init__(**_sdk.exporter_preferences(probe))
         self._exporter = ProcessLocal(factory, probe)
-        self._since = (0, 0.0)  # (pid, start) of the export in flight
+        self._flight = InFlight()
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        self._since = (os.getpid(), time.monotonic())
-        if STATS.ledger is not None:
-            STATS.ledger.export_started()
+        self._flight.begin(1, STATS.ledger)
+        result = MetricExportResult.FAILURE
         try:
             result = self._exporter.get().export(metrics_data, timeout_millis=timeout_millis, **kwargs)
         finally:
-            self._since = (0, 0.0)
-        if STATS.ledger is not None:
-            STATS.ledger.record_outcome(result is MetricExportResult.SUCCESS)
+            self._flight.end(result is MetricExportResult.SUCCESS, STATS.ledger)
         if result is MetricExportResult.SUCCESS:
             STATS.mark_delivered()
         return result
 
     def stuck(self) -> bool:
-        pid, since = self._since
-        return pid == os.getpid() and time.monotonic() - since > STUCK_AFTER_S
+        return self._flight.stuck()
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         inner = self._exporter.mine()
