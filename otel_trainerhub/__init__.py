@@ -62,9 +62,10 @@ def configure(
                 "global providers can be set once per process (shut down at exit, or configure each set-up in a process of its own)"
             )
         settings = load_settings(**options)
-        from otel_trainerhub import contain
+        from otel_trainerhub import contain, redaction
 
         contain.mode = settings.internal_errors
+        redaction.set_value_length_limit(settings.value_length_limit)
         from otel_trainerhub.export import fork
         from otel_trainerhub.logs.setup import configure_logging
         from otel_trainerhub.sentry import init_sentry

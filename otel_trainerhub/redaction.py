@@ -2,29 +2,55 @@
 
 Two rules:
 
-* **by key**: a value stored under a sensitive name (password, token, secret, api key,
-  authorization, cookie, session, card number, DSN...) is replaced whole;
+* **by key**: a value stored under a sensitive name (password, pw, token, secret, api key,
+  authorization, cookie, session, card number, phone, DSN...) is replaced whole;
 * **in free text**: card numbers (13-19 digits passing the Luhn check, or anything written
-  in card groups such as ``4111 1111 1111 111x``), e-mail addresses,
+  in card groups such as ``4111 1111 1111 111x``), e-mail addresses, phone numbers
+  (``+`` and 7-15 digits, or written in groups: ``(555) 123-4567``, ``555.123.4567``),
   ``Bearer``/``Basic`` credentials and ``key=value`` pairs with a sensitive key are masked
   wherever they appear in a string; control characters (newlines included) are escaped, so
   user input cannot forge a second log line.
+
+Any other object (Django's ``<WSGIRequest: GET '/?password=...'>``) is redacted as its repr,
+and every value is cut at ``value_length_limit`` characters with a visible marker.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import re
+import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
 
-__all__ = ["REDACTED", "is_sensitive_key", "redact_text", "redact_value", "redact_mapping"]
+from otel_trainerhub.attributes import TRUNCATION_MARKER
+
+__all__ = ["REDACTED", "cap", "is_sensitive_key", "redact_text", "redact_value", "redact_mapping", "set_value_length_limit"]
 
 REDACTED: Final = "[REDACTED]"
+value_length_limit = 2048
+# Values orjson writes well as they are: nothing of a user's in them.
+_PLAIN_TYPES: Final = (datetime.date, datetime.time, datetime.timedelta, uuid.UUID, decimal.Decimal)
+
+
+def set_value_length_limit(limit: int) -> None:
+    global value_length_limit
+    value_length_limit = limit
+
+
+def cap(text: str, limit: int | None = None) -> str:
+    """``text`` cut to ``limit`` characters (the configured one by default), marker included."""
+    limit = value_length_limit if limit is None else limit
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
 
 _SENSITIVE_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api[-_.]?key|apikey|authorization|(^|[-_.])auth([-_.]|$)|cookie|session|csrf|"
-    r"card[-_.]?(number|num|no)|^pan$|cvv|cvc|dsn|private[-_.]?key|credential|signature|x[-_]sentry[-_]auth|monitoring[-_]key",
+    r"card[-_.]?(number|num|no)|^pan$|cvv|cvc|dsn|private[-_.]?key|credential|signature|x[-_]sentry[-_]auth|monitoring[-_]key|"
+    r"(^|[-_.])pwd?\d*([-_.]|$)|phone|mobile|msisdn",
     re.IGNORECASE,
 )
 # Keys that look sensitive by the pattern but are telemetry we keep.
@@ -40,11 +66,14 @@ _CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=\-]{4
 # key=value, key: value, "key": "value", 'key': 'value' where the key ends in a sensitive
 # word (a word of its own: "Unauthorized: /path" is not a secret).
 _PAIR = re.compile(
-    r"(?P<key>\b[\w.\-]*?(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|auth|cookie|"
+    r"(?P<key>\b[\w.\-]*?(?:pass(?:word|wd|phrase)?|pwd?\d*|phone|mobile|secret|token|api[-_]?key|apikey|authorization|auth|cookie|"
     r"session(?:_?id)?|csrf(?:_?token)?|card(?:_?(?:number|num|no))?|cvv|cvc|signature)(?:[-_](?:id|key|value|token|number|hash))?)\b"
     r"(?P<sep>[\"']?\s*[=:]\s*[\"']?)(?!(?:Bearer|Basic|Token|Digest)\s|\[REDACTED\])"
     r"(?P<value>(?<=[\"'])[^\"']+|[^&\s,;\"'}]+)",
     re.IGNORECASE,
+)
+_PHONE = re.compile(
+    r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\w])|(?<![\w+])\+\d(?:[ .-]?\d){6,14}(?![\w])"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Cheap pre-checks, each a superset of what its pattern can match, so most strings (URLs,
@@ -52,7 +81,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Card numbers (either pattern) need 12 digits in a row, with single separators, at least.
 _CARD_HINT = re.compile(r"\d(?:[ -]?\d){11}")
 _CREDENTIAL_WORDS: Final = ("bearer", "basic", "token", "digest")
-_PAIR_WORDS: Final = ("pass", "secret", "token", "key", "auth", "cookie", "session", "csrf", "card", "cvv", "cvc", "signature")
+_PHONE_HINT = re.compile(r"\d{3}\)?[ .-]\d{3}[ .-]\d{4}|\+\d")
+_PAIR_WORDS: Final = ("pass", "pw", "phone", "mobile", "secret", "token", "key", "auth", "cookie", "session", "csrf", "card", "cvv", "cvc", "signature")
 
 
 @lru_cache(maxsize=2048)
@@ -103,6 +133,8 @@ def redact_text(text: str, *, escape_control: bool = True) -> str:
         text = _PAIR.sub(_mask_pair, text)
     if "@" in text:
         text = _EMAIL.sub("[EMAIL]", text)
+    if _PHONE_HINT.search(text):
+        text = _PHONE.sub("[PHONE]", text)
     if escape_control and _CONTROL.search(text):
         text = _CONTROL.sub(_escape_control, text)
     return text
@@ -113,12 +145,15 @@ def redact_value(key: str, value: Any, *, escape_control: bool = True) -> Any:
     if is_sensitive_key(key):
         return REDACTED if value not in (None, "", b"") else value
     if isinstance(value, str):
-        return redact_text(value, escape_control=escape_control)
+        return redact_text(cap(value), escape_control=escape_control)
     if isinstance(value, Mapping):
         return redact_mapping(value, escape_control=escape_control)
     if isinstance(value, (list, tuple)):
         return type(value)(redact_value(key, v, escape_control=escape_control) for v in value)
-    return value
+    if value is None or isinstance(value, (bool, int, float, bytes, *_PLAIN_TYPES)):
+        return value
+    # An object: what the JSON line would show of it is its repr, redacted like text.
+    return redact_text(cap(repr(value)), escape_control=escape_control)
 
 
 def redact_mapping(values: Mapping[str, Any], *, escape_control: bool = True) -> dict[str, Any]:

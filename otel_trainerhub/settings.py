@@ -14,22 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
-from otel_trainerhub.parsing import (
-    INSTRUMENTATION_NAMES,
-    ConfigError,
-    _shown,
-    _bool,
-    _choice,
-    _dsn,
-    _endpoint,
-    _header_name,
-    _instrumentation_names,
-    _number,
-    _optional_text,
-    _pairs,
-    _paths,
-    _route_thresholds,
-    _text,
+from otel_trainerhub.parsing import (  # noqa: I001 (the parsers, one per kind of value)
+    INSTRUMENTATION_NAMES, ConfigError, _shown, _bool, _choice, _dsn, _endpoint, _header_name,
+    _instrumentation_names, _number, _optional_text, _pairs, _paths, _route_thresholds, _text,
 )
 
 __all__ = ["ConfigError", "OtlpTarget", "Settings", "INSTRUMENTATION_NAMES", "SIGNALS", "load_settings"]
@@ -111,6 +98,8 @@ class Settings:
     slow_request_threshold: float = 5.0
     slow_route_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     n_plus_one_threshold: int = 5
+    #: the longest span attribute or log field value (characters); longer ones end in a marker
+    value_length_limit: int = 2048
     log_level: str = "INFO"
     #: the lowest level also sent over OTLP (to the collector, and Sentry's logs); every
     #: level still goes to stdout/LOG_FILE. INFO doubles the cost of each request's log line.
@@ -225,6 +214,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "SLOW_REQUEST_THRESHOLD": ("slow_request_threshold", _number(float, minimum=0, inclusive_min=False)),
     "SLOW_REQUEST_ROUTE_THRESHOLDS": ("slow_route_thresholds", _route_thresholds),
     "N_PLUS_ONE_THRESHOLD": ("n_plus_one_threshold", _number(int, minimum=2)),
+    "OTEL_TRAINERHUB_VALUE_LENGTH_LIMIT": ("value_length_limit", _number(int, minimum=128, maximum=1_000_000)),
     "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),
     "OTEL_TRAINERHUB_OTLP_LOG_LEVEL": ("otlp_log_level", _choice(_LOG_LEVELS, lower=False)),

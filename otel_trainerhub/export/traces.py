@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import sampling as sdk_sampling
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
 
@@ -52,6 +52,14 @@ def _exporters(settings: Settings) -> Iterator[CountingExporter]:
         )
 
 
+def _span_limits(settings: Settings) -> SpanLimits:
+    """Attribute values bounded at the SDK (one character past our limit, so the redaction
+    processor can tell a cut value and mark it), unless the OTel variables set a limit."""
+    if os.environ.get("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") or os.environ.get("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"):
+        return SpanLimits()
+    return SpanLimits(max_attribute_length=settings.value_length_limit + 1)
+
+
 def build_tracer_provider(
     settings: Settings,
     resource: Resource,
@@ -64,6 +72,7 @@ def build_tracer_provider(
     provider = TracerProvider(
         resource=resource,
         sampler=sampler,
+        span_limits=_span_limits(settings),
         shutdown_on_exit=False,  # ours is bounded: see export.Pipelines.shutdown
         active_span_processor=enrichment,
         **provider_options,  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Which components /health/ checks, built from the project's own settings.
 
-The checks themselves are django-health-check's (Database, Redis); ours are only the
-OTLP collector probe and the provider configuration checks. Each runs under its own
+The database and Redis checks are django-health-check's where it is installed (the
+``[health]`` extra, Django 5.2+), else ours (``builtin.py``: the same probes); the OTLP
+collector probe and the provider configuration checks are ours. Each runs under its own
 timeout, all of them concurrently, on a small thread pool of their own.
 """
 
@@ -16,8 +17,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from health_check.base import HealthCheck
-from health_check.exceptions import ServiceUnavailable
+
+from otel_trainerhub.health import builtin
+
+try:  # django-health-check 4.8+ (the [health] extra); older ones have another API
+    from health_check.checks import Database
+    from health_check.contrib.redis import Redis
+
+    CHECKS_BY = "django-health-check"
+except ImportError:
+    from otel_trainerhub.health.builtin import Database, Redis
+
+    CHECKS_BY = "otel_trainerhub"
 
 # A provider name shown in /health/ -> the Django setting holding its key.
 DEFAULT_PROVIDERS = {"sendgrid": "SENDGRID_API_KEY", "twilio": "TWILIO_AUTH_TOKEN", "stripe": "STRIPE_SECRET_KEY"}
@@ -29,12 +40,12 @@ class Component:
 
     name: str
     required: bool
-    check: HealthCheck | None = None
+    check: Any = None  # a django-health-check HealthCheck or a builtin.Check
     configured: Callable[[], bool] | None = None
 
 
 @dataclasses.dataclass
-class TcpEndpoint(HealthCheck):  # type: ignore[misc]
+class TcpEndpoint(builtin.Check):
     """A TCP connection to host:port opens (the OTLP collector's receiver)."""
 
     url: str = ""
@@ -45,12 +56,11 @@ class TcpEndpoint(HealthCheck):  # type: ignore[misc]
         try:
             _, writer = await asyncio.open_connection(parts.hostname, port)
         except OSError as exc:
-            raise ServiceUnavailable(f"cannot connect: {exc.strerror or exc.__class__.__name__}") from None
+            raise builtin.CheckFailed(f"cannot connect: {exc.strerror or exc.__class__.__name__}") from None
         writer.close()
 
 
-def _redis_check(url: str) -> HealthCheck:
-    from health_check.contrib.redis import Redis
+def _redis_check(url: str) -> Any:
     from redis.asyncio import Redis as AsyncRedis
 
     # Short socket timeouts: a Redis that accepts and never answers must not hold the check.
@@ -78,8 +88,6 @@ def _broker_url() -> str | None:
 
 
 def components() -> list[Component]:
-    from health_check.checks import Database
-
     found = [Component("database", required=True, check=Database(alias="default"))]
     cache_url = _cache_redis_url()
     if cache_url:

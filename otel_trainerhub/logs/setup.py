@@ -23,6 +23,7 @@ import orjson
 import structlog
 from opentelemetry import trace
 
+from otel_trainerhub.parsing import ConfigError
 from otel_trainerhub.redaction import redact_value
 from otel_trainerhub.settings import Settings
 
@@ -180,11 +181,20 @@ def _file_handler(settings: Settings) -> logging.Handler:
     from concurrent_log_handler import ConcurrentRotatingFileHandler
 
     assert settings.log_file is not None
-    os.makedirs(os.path.dirname(os.path.abspath(settings.log_file)), exist_ok=True)
-    # Safe across the processes of gunicorn and Celery: rotation takes a file lock.
-    return ConcurrentRotatingFileHandler(
-        settings.log_file, maxBytes=settings.log_file_max_bytes, backupCount=settings.log_file_backup_count, use_gzip=False
-    )
+    directory = os.path.dirname(os.path.abspath(settings.log_file))
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ConfigError("LOG_FILE", settings.log_file, f"a file this process can create and write ({directory} is not a directory)")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(settings.log_file, "a"):  # the handler opens lazily: find out now
+            pass
+        # Safe across the processes of gunicorn and Celery: rotation takes a file lock.
+        return ConcurrentRotatingFileHandler(
+            settings.log_file, maxBytes=settings.log_file_max_bytes, backupCount=settings.log_file_backup_count, use_gzip=False
+        )
+    except OSError as exc:  # one line naming the variable, not a traceback from the handler
+        reason = exc.strerror or exc.__class__.__name__
+        raise ConfigError("LOG_FILE", settings.log_file, f"a file this process can create and write ({reason})") from None
 
 
 def configure_logging(settings: Settings, otlp_handler: logging.Handler | None = None) -> None:

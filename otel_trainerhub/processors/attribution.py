@@ -31,9 +31,10 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation import _SPAN_KEY
 
+from otel_trainerhub.attributes import UNMATCHED_ROUTE
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attributes
-from otel_trainerhub.processors.source import application_frame
+from otel_trainerhub.processors.source import application_frames, describe, repeating_frame
 from otel_trainerhub.sql import fingerprint
 
 __all__ = ["AttributionProcessor", "RootState"]
@@ -82,6 +83,7 @@ class RootState:
         "http_ns",
         "fingerprints",
         "n_plus_one_source",
+        "n_plus_one_frames",
         "open",
         "__weakref__",
     )
@@ -95,7 +97,10 @@ class RootState:
         self.http_count = 0
         self.http_ns = 0
         self.fingerprints: dict[str, int] = {}
-        self.n_plus_one_source: dict[str, str] = {}
+        # statement -> (where the loop repeats it, the innermost application frame)
+        self.n_plus_one_source: dict[str, tuple[str, str]] = {}
+        # statement -> the application frames of one repeat, until the next one is compared
+        self.n_plus_one_frames: dict[str, list[Any]] = {}
         self.open = True
 
 
@@ -110,6 +115,8 @@ def _route(attributes: Mapping[str, Any]) -> tuple[str, str]:
     command = attributes.get("trainerhub.command.name")
     if command is not None:
         return "command", str(command)
+    if "http.request.method" in attributes or "http.method" in attributes:
+        return "request", UNMATCHED_ROUTE  # a server span whose URL no pattern matched
     return "other", "unknown"
 
 
@@ -127,6 +134,9 @@ class AttributionProcessor(OnEndingProcessor):
         self._slow_ns = int(slow_threshold_s * 1e9)
         self._slow_route_ns = {k.lstrip("/"): int(v * 1e9) for k, v in (slow_route_thresholds_s or {}).items()}
         self._n_plus_one = n_plus_one_threshold
+        # Where a repeated statement comes from: frames kept at one repeat, compared at a later one.
+        self._capture_at = max(2, n_plus_one_threshold - 1)
+        self._compare_at = max(n_plus_one_threshold, 3)
         meter = meter_provider.get_meter("otel_trainerhub")
         self._db_time = meter.create_histogram(
             "trainerhub.request.db.duration",
@@ -194,13 +204,10 @@ class AttributionProcessor(OnEndingProcessor):
                         if len(state.fingerprints) >= _MAX_FINGERPRINTS:
                             return
                         seen = 0
-                    state.fingerprints[key] = seen + 1
-                    first_repeat = seen + 1 == self._n_plus_one
-                if first_repeat:
-                    # Still on the caller's stack: the walk is paid once per finding, not per query.
-                    source = application_frame(1)
-                    if source:
-                        state.n_plus_one_source[key] = source
+                    count = state.fingerprints[key] = seen + 1
+                if count == self._capture_at or count == self._compare_at:
+                    # Still on the caller's stack: two walks per finding, not one per query.
+                    self._locate(state, key, count)
                 return
             if span._kind is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
                 with state.lock:
@@ -209,12 +216,25 @@ class AttributionProcessor(OnEndingProcessor):
         except Exception:  # never into the application's code path (STYLE §3)
             swallowed("attribution")
 
+    def _locate(self, state: RootState, key: str, count: int) -> None:
+        frames = application_frames(2)
+        if not frames:
+            return
+        if count == self._capture_at:
+            state.n_plus_one_frames[key] = frames
+            state.n_plus_one_source[key] = (describe(frames[0]), describe(frames[0]))
+        earlier = state.n_plus_one_frames.pop(key, None) if count == self._compare_at else None
+        if earlier is not None:
+            loop = repeating_frame(earlier, frames) or frames[0]
+            state.n_plus_one_source[key] = (describe(loop), describe(frames[0]))
+
     # -- the work --
 
     def _finish_root(self, span: Span, state: RootState) -> None:
         with state.lock:
             state.open = False
             fingerprints, state.fingerprints = state.fingerprints, {}
+            state.n_plus_one_frames = {}  # no frame (and its locals) outlives the root
         duration_ns = span._end_time - span._start_time  # type: ignore[operator]
         attributes: Any = span._attributes
         kind, route = _route(attributes)
@@ -235,7 +255,7 @@ class AttributionProcessor(OnEndingProcessor):
             found["trainerhub.n_plus_one.statement"] = statement
             source = state.n_plus_one_source.get(statement)
             if source:
-                found["trainerhub.n_plus_one.source"] = source
+                found["trainerhub.n_plus_one.source"], found["trainerhub.n_plus_one.innermost_source"] = source
             self._n_plus_one_found.add(1, metric_attributes)
         # Requests and tasks have a latency budget; a management command (a migration) has none.
         slow = kind != "command" and duration_ns > self._slow_route_ns.get(route, self._slow_ns)
@@ -255,7 +275,8 @@ class AttributionProcessor(OnEndingProcessor):
                     "route": route,
                     "query_count": n_plus_one[1],
                     "statement": n_plus_one[0],
-                    "source": state.n_plus_one_source.get(n_plus_one[0]),
+                    "source": (state.n_plus_one_source.get(n_plus_one[0]) or (None, None))[0],
+                    "innermost_source": (state.n_plus_one_source.get(n_plus_one[0]) or (None, None))[1],
                     "trace_id": format(span.context.trace_id, "032x"),
                 },
             )

@@ -16,7 +16,8 @@ from opentelemetry.trace import Status
 
 from otel_trainerhub.contain import contained, swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
-from otel_trainerhub.redaction import REDACTED, is_sensitive_key, redact_text
+from otel_trainerhub import redaction
+from otel_trainerhub.redaction import REDACTED, cap, is_sensitive_key, redact_text
 
 __all__ = ["RedactionProcessor"]
 
@@ -44,6 +45,11 @@ class RedactionProcessor(OnEndingProcessor):
         try:
             attributes: Any = span._attributes
             plain = attributes._dict  # reads without the mapping's per-key exception path
+            limit = redaction.value_length_limit
+            for key, value in plain.items():
+                # The SDK cuts at limit + 1 (export/traces.py): what it cut gets the marker.
+                if type(value) is str and len(value) > limit:
+                    set_frozen_attribute(attributes, key, cap(value, limit))
             if not _FREE_TEXT_KEY_SET.isdisjoint(plain):
                 for key in _FREE_TEXT_KEYS:
                     value = plain.get(key)

@@ -29,18 +29,39 @@ def _is_application(filename: str) -> bool:
     return known
 
 
-def application_frame(skip: int = 1) -> str | None:
-    """``path:line`` of the innermost caller outside the libraries, relative to the working directory."""
-    frame: FrameType | None = sys._getframe(skip)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if _is_application(filename):
-            try:
-                shown = os.path.relpath(filename)
-            except ValueError:
-                shown = filename
-            if shown.startswith(".."):
-                shown = filename
-            return f"{shown}:{frame.f_lineno}"
+def application_frames(skip: int = 1, limit: int = 8) -> list[FrameType]:
+    """The callers outside the libraries, innermost first, at most ``limit`` of them."""
+    found: list[FrameType] = []
+    frame: FrameType | None = sys._getframe(skip + 1)
+    while frame is not None and len(found) < limit:
+        if _is_application(frame.f_code.co_filename):
+            found.append(frame)
         frame = frame.f_back
+    return found
+
+
+def describe(frame: FrameType) -> str:
+    """``path:line`` where ``frame`` is now, relative to the working directory."""
+    filename = frame.f_code.co_filename
+    try:
+        shown = os.path.relpath(filename)
+    except ValueError:
+        shown = filename
+    if shown.startswith(".."):
+        shown = filename
+    return f"{shown}:{frame.f_lineno}"
+
+
+def repeating_frame(earlier: list[FrameType], now: list[FrameType]) -> FrameType | None:
+    """The innermost application frame running both times (the loop that repeats a call):
+    a frame object alive across two of the calls, where the frames inside it are new each time."""
+    for frame in now:
+        if any(frame is seen for seen in earlier):
+            return frame
     return None
+
+
+def application_frame(skip: int = 1) -> str | None:
+    """``path:line`` of the innermost caller outside the libraries."""
+    frames = application_frames(skip + 1, limit=1)
+    return describe(frames[0]) if frames else None

@@ -58,13 +58,13 @@ def manage(*args: str, env: dict[str, str]) -> str:
 class Proc:
     """A child process whose output goes to a log file the test can read."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path = FIXTURE) -> None:
         self.name = name
         self.out_path = log_dir / f"{name}.out"
         self.err_path = log_dir / f"{name}.err"
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
-        self.popen = subprocess.Popen(argv, cwd=FIXTURE, env=env, stdout=self._out, stderr=self._err, start_new_session=True)
+        self.popen = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self._out, stderr=self._err, start_new_session=True)
 
     @property
     def pid(self) -> int:

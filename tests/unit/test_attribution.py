@@ -372,3 +372,18 @@ def test_record_every_adds_no_layer_where_nothing_is_dropped() -> None:
     assert type(parent_based) is ParentBased and parent_based._root is ALWAYS_ON
     assert parent_based._remote_parent_not_sampled is RECORD_ONLY and parent_based._local_parent_not_sampled is RECORD_ONLY
     assert "RecordOnlySampler" in parent_based.get_description()
+
+
+def _load_name(tracer: trace.Tracer, user_id: int) -> None:
+    statement = f'SELECT "u"."name" FROM "users" "u" WHERE "u"."id" = {user_id} LIMIT 21'
+    with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": statement}):  # innermost
+        pass
+
+
+def test_n_plus_one_source_is_the_loop_and_the_innermost_frame_is_kept_too(rig: Rig) -> None:
+    with rig.tracer.start_as_current_span("GET api/trainers/", kind=SpanKind.SERVER, attributes={"http.route": "api/trainers/"}):
+        for user_id in range(6):
+            _load_name(rig.tracer, user_id)  # repeats
+    attrs = rig.roots()["GET api/trainers/"]
+    assert attrs["trainerhub.n_plus_one.source"].endswith("test_attribution.py:" + str(_line_of("# repeats")))
+    assert attrs["trainerhub.n_plus_one.innermost_source"].endswith("test_attribution.py:" + str(_line_of("# innermost")))

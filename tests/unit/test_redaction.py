@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -9,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_trainerhub.processors.redaction import RedactionProcessor
+from otel_trainerhub.attributes import TRUNCATION_MARKER
 from otel_trainerhub.redaction import REDACTED, redact_mapping, redact_text, redact_value
 
 CARD = "4111 1111 1111 1111"
@@ -122,3 +126,31 @@ def test_the_pre_checks_never_skip_a_scan_that_would_mask_something() -> None:
         if redact_text(text) != _every_scan(text):
             differing.append(text)
     assert not differing, differing[:5]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("call +14155552671 today", "call [PHONE] today"),
+        ("tel (555) 123-4567", "tel [PHONE]"),
+        ("555.123.4567", "[PHONE]"),
+        ("+44 20 7946 0958", "[PHONE]"),
+        ("id 1796246466415307472 at 2026-12-02 21:30:00", "id 1796246466415307472 at 2026-12-02 21:30:00"),
+        ("peer 192.168.100.100 ts=1796246466", "peer 192.168.100.100 ts=1796246466"),
+        ("?pw2=hunter2&pwd=x&page=1", "?pw2=[REDACTED]&pwd=[REDACTED]&page=1"),
+    ],
+)
+def test_phone_numbers_and_short_password_keys_in_free_text(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_objects_are_redacted_as_their_repr_and_every_value_is_capped() -> None:
+    class Request:
+        def __repr__(self) -> str:
+            return "<WSGIRequest: GET '/api/bookings/?password=hunter2&email=a@b.example'>"
+
+    assert redact_value("request", Request()) == "<WSGIRequest: GET '/api/bookings/?password=[REDACTED]&email=[EMAIL]'>"
+    long = redact_value("user_agent", "A" * 10_000)
+    assert len(long) == 2048 and long.endswith(TRUNCATION_MARKER)
+    assert redact_value("phone_number", "555 123 4567") == REDACTED
+    assert redact_value("when", datetime.date(2026, 12, 2)) == datetime.date(2026, 12, 2)

@@ -40,6 +40,7 @@ BAD_VALUES = [
     ("SLOW_REQUEST_ROUTE_THRESHOLDS", "=3"),
     ("N_PLUS_ONE_THRESHOLD", "1"),
     ("N_PLUS_ONE_THRESHOLD", "2.5"),
+    ("OTEL_TRAINERHUB_VALUE_LENGTH_LIMIT", "64"),
     ("LOG_LEVEL", "VERBOSE"),
     ("LOG_FORMAT", "xml"),
     ("OTEL_TRAINERHUB_OTLP_LOG_LEVEL", "LOUD"),
@@ -227,6 +228,24 @@ def test_bad_value_stops_start_up_with_one_line(entry: str) -> None:
         ]
     else:  # the explicit API raises to its caller
         assert "ConfigError: SLOW_REQUEST_THRESHOLD='fast'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("log_file", "reason"),
+    [("/proc/no-such-dir/app.log", "No such file or directory"), ("/", "Is a directory"), ("/etc/hostname/app.log", "/etc/hostname is not a directory")],
+)
+def test_an_unusable_log_file_stops_start_up_with_one_line_naming_log_file(log_file: str, reason: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import otel_trainerhub.auto"],
+        env={"LOG_FILE": log_file, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"otel_trainerhub: configuration error: LOG_FILE={log_file!r} is not valid: expected a file this process can create and write ({reason})"
+    ]
 
 
 @pytest.mark.parametrize(

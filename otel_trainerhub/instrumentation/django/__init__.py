@@ -19,7 +19,7 @@ from opentelemetry.trace import Span
 from otel_trainerhub import patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
-from otel_trainerhub.instrumentation.django import middleware
+from otel_trainerhub.instrumentation.django import middleware, routes
 from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
 from otel_trainerhub.settings import Settings
@@ -36,10 +36,43 @@ _context: InstrumentationContext | None = None
 _instrumented = False
 
 
+_CONTRIB_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware"
+
+
+def _named_by_route(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """After contrib's ``process_view``: the span's route is ``routes.template()``'s, for the span
+    name, ``http.route`` and the duration metric alike."""
+    result = wrapped(*args, **kwargs)
+    try:
+        request = args[0]
+        match = getattr(request, "resolver_match", None)
+        span = request.META.get(instance._environ_span_key)
+        if match is not None and span is not None:
+            route = routes.template(getattr(match, "route", None) or "")
+            if span.is_recording():
+                span.set_attribute("http.route", route)
+                method = str(getattr(span, "name", "HTTP")).partition(" ")[0]
+                if method != "HTTP":  # contrib's name for a method outside the known set
+                    span.update_name(f"{method} {route}")
+            duration = request.META.get(instance._environ_duration_attr_key)
+            if duration is not None:
+                for key in ("http.route", "http.target"):
+                    if key in duration:
+                        duration[key] = route
+                if "http.request.method" in duration:
+                    duration["http.route"] = route
+    except Exception:
+        swallowed("django route")
+    return result
+
+
 def _response_hook(span: Span, request: Any, response: Any) -> None:
     if not span.is_recording():
         return
     try:
+        if getattr(request, "resolver_match", None) is None and getattr(span, "name", None) == request.method:
+            # A URL no pattern matches: one span name for all of them, not one per path.
+            span.update_name(f"{request.method} {routes.UNMATCHED}")
         user = loaded_user(request)
         if user is not None:
             span.set_attribute("user.id", str(user.pk))
@@ -104,6 +137,7 @@ def _install() -> None:
         position = stack.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in stack else 1
         stack.insert(position, REQUEST_LOGGING_MIDDLEWARE)
     settings.MIDDLEWARE = stack
+    patches.wrap(_CONTRIB_MIDDLEWARE, "_DjangoMiddleware.process_view", _named_by_route)
     patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
     _instrumented = True
 
@@ -146,6 +180,7 @@ def uninstrument() -> None:
     global _instrumented, _context
     patches.undo("wrap django.setup")
     patches.undo("wrap django.core.management.base.BaseCommand.execute")
+    patches.undo(f"wrap {_CONTRIB_MIDDLEWARE}._DjangoMiddleware.process_view")
     if _instrumented:
         from django.conf import settings
         from opentelemetry.instrumentation.django import DjangoInstrumentor

@@ -1,0 +1,38 @@
+"""The telemetry contract: the names of the attributes, metrics and log fields that
+otel_trainerhub writes and that the dashboards, alerts and Jaeger views read.
+
+A name changes here or nowhere (the collector configs and dashboards under ``deploy/`` use
+the same strings; their tests check them against this module).
+"""
+
+from __future__ import annotations
+
+# Server spans: the route as routes.template() writes it; one value for URLs no pattern matches.
+HTTP_ROUTE = "http.route"
+UNMATCHED_ROUTE = "unmatched"
+
+# Local roots (a request, a task, a management command): what attribution sums onto them.
+ROOT_KIND = "trainerhub.root.kind"
+ROUTE = "trainerhub.route"
+COMMAND_NAME = "trainerhub.command.name"
+SLOW = "trainerhub.slow"
+DB_QUERY_COUNT = "trainerhub.db.query_count"
+DB_DURATION_MS = "trainerhub.db.duration_ms"
+DB_DURATION_RATIO = "trainerhub.db.duration_ratio"
+CACHE_COMMAND_COUNT = "trainerhub.cache.command_count"
+CACHE_DURATION_MS = "trainerhub.cache.duration_ms"
+HTTP_CLIENT_REQUEST_COUNT = "trainerhub.http_client.request_count"
+HTTP_CLIENT_DURATION_MS = "trainerhub.http_client.duration_ms"
+N_PLUS_ONE = "trainerhub.n_plus_one"
+N_PLUS_ONE_COUNT = "trainerhub.n_plus_one.count"
+N_PLUS_ONE_STATEMENT = "trainerhub.n_plus_one.statement"
+# The application frame that repeats the statement (the loop), and the innermost one.
+N_PLUS_ONE_SOURCE = "trainerhub.n_plus_one.source"
+N_PLUS_ONE_INNERMOST = "trainerhub.n_plus_one.innermost_source"
+
+# Who: on server spans and every log line of the request.
+USER_ID = "user.id"
+TRAINER_ID = "trainerhub.trainer.id"
+
+# Span attributes and log fields longer than the cap end with this marker.
+TRUNCATION_MARKER = "...[truncated]"
