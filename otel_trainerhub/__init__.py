@@ -184,11 +184,14 @@ def current_settings() -> Settings:
 
 def telemetry_stats() -> dict[str, Any]:
     """This process's counts of spans exported, of spans and log records dropped (by reason),
-    and of internal errors swallowed (by where they happened)."""
+    of internal errors swallowed (by where they happened) and of OpenTelemetry's own warning
+    lines held back by the rate limit (logs/limits.py)."""
     from otel_trainerhub import contain
     from otel_trainerhub.export.accounting import STATS
 
-    return {**STATS.snapshot(), "internal_errors": contain.counts()}
+    from otel_trainerhub.logs import limits
+
+    return {**STATS.snapshot(), "internal_errors": contain.counts(), "library_log_lines_suppressed": limits.suppressed_total()}
 
 
 def log_security_event(event: str, request: Any = None, **fields: Any) -> None:

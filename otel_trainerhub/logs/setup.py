@@ -23,6 +23,7 @@ import orjson
 import structlog
 from opentelemetry import trace
 
+from otel_trainerhub.logs import limits
 from otel_trainerhub.parsing import ConfigError
 from otel_trainerhub.redaction import redact_value
 from otel_trainerhub.settings import Settings
@@ -223,6 +224,9 @@ def configure_logging(settings: Settings, otlp_handler: logging.Handler | None =
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if settings.debug_logging else level),
         cache_logger_on_first_use=True,
     )
+    limits.install()
+    # Python's warnings become JSON lines (logger py.warnings) like everything else.
+    logging.captureWarnings(True)
     reapply()
 
 
@@ -232,10 +236,12 @@ def set_otlp_handler(handler: logging.Handler | None) -> None:
     for old in [h for h in _handlers if getattr(h, "otlp", False)]:
         _handlers.remove(old)
         root.removeHandler(old)
+        for name in _TAKEN_OVER:
+            logging.getLogger(name).removeHandler(old)
     if handler is not None:
         _handlers.append(handler)
         if _configured is not None:
-            root.addHandler(handler)
+            reapply()
 
 
 def _writes_to_console(handler: logging.Handler) -> bool:
@@ -251,7 +257,8 @@ def reapply() -> None:
         return
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if handler not in _handlers:
+        # The project's own root handlers (a file, a mail handler) stay; a console one is ours to take.
+        if handler not in _handlers and _writes_to_console(handler):
             root.removeHandler(handler)
     for handler in _handlers:
         if handler not in root.handlers:
@@ -262,7 +269,12 @@ def reapply() -> None:
         for handler in list(logger.handlers):
             if _writes_to_console(handler):
                 logger.removeHandler(handler)
-        logger.propagate = True
+        if not logger.propagate:
+            # gunicorn's and django.server's loggers do not propagate: ours go on them directly,
+            # so the project's root handlers see no more than they did without us.
+            for handler in _handlers:
+                if handler not in logger.handlers:
+                    logger.addHandler(handler)
     # The guide's categories; DEBUG_LOGGING=true is its Debug Mode for the application.
     logging.getLogger("apps").setLevel(logging.DEBUG if settings.debug_logging else logging.NOTSET)
     logging.getLogger("django.db.backends").setLevel(logging.INFO)  # never log SQL with parameters
@@ -273,6 +285,10 @@ def reset_for_tests() -> None:
     root = logging.getLogger()
     for handler in _handlers:
         root.removeHandler(handler)
+        for name in _TAKEN_OVER:
+            logging.getLogger(name).removeHandler(handler)
     _handlers.clear()
     _configured = None
+    limits.uninstall()
+    logging.captureWarnings(False)
     structlog.reset_defaults()

@@ -231,3 +231,18 @@ def test_the_hosts_own_django_handlers_stay(tmp_path: Path) -> None:
     assert result.stdout.strip().splitlines()[-1] == "ok"
     assert "Internal Server Error: /boom/" in (tmp_path / "project.log").read_text()  # the project's own file handler too
     assert any('"message":"Internal Server Error: /boom/"' in line for line in result.stdout.splitlines())  # and our JSON line
+
+
+def test_library_warning_lines_are_rate_limited_and_say_how_many_were_held_back() -> None:
+    import logging as _logging
+
+    from otel_trainerhub.logs.limits import RateLimit
+
+    now = [0.0]
+    limit = RateLimit(per_minute=3, clock=lambda: now[0])
+    record = lambda: _logging.LogRecord("opentelemetry.baggage.propagation", _logging.WARNING, __file__, 1, "bad baggage", None, None)  # noqa: E731
+    passed = [limit.filter(record()) for _ in range(10)]
+    assert passed == [True, True, True] + [False] * 7 and limit.suppressed_total == 7
+    now[0] = 61.0
+    first = record()
+    assert limit.filter(first) and first.suppressed == 7 and limit.suppressed == 0

@@ -49,7 +49,8 @@ SERVER_EMAIL = "django@forum.example"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.environ["FORUM_OUTBOX"]
 
-# The project's own logging: a file of its own for the "forum" logger, Django's defaults kept.
+# The project's own logging: a file of its own for the "forum" logger and for the root
+# logger's warnings (Django's "Not Found" lines among them), Django's defaults kept.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -57,7 +58,8 @@ LOGGING = {
     "handlers": {
         "forum_file": {"class": "logging.FileHandler", "filename": os.environ["FORUM_LOG_FILE"], "formatter": "plain"},
     },
+    "root": {"handlers": ["forum_file"], "level": "WARNING"},
     "loggers": {
-        "forum": {"handlers": ["forum_file"], "level": "INFO", "propagate": True},
+        "forum": {"handlers": ["forum_file"], "level": "INFO", "propagate": False},
     },
 }
