@@ -18,6 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from otel_trainerhub.health.checks import Component, components, run_check
+from otel_trainerhub.logs.limits import RateLimit
 
 __all__ = ["health", "readiness", "liveness", "system_info"]
 
@@ -36,6 +37,11 @@ _executor = _ContextExecutor(max_workers=8, thread_name_prefix="health-check")
 _cache_lock = threading.Lock()
 _cached: dict[str, tuple[float, int, dict[str, Any]]] = {}
 _log = logging.getLogger("otel_trainerhub.health")
+# A load balancer probing a down database every second: one "health check failed" line a
+# minute (with how many were held back), not one per probe. django-health-check's own
+# warnings ("health_check") are limited the same way (logs/limits.py).
+_failure_lines = RateLimit(per_minute=1)
+_log.addFilter(_failure_lines)
 
 
 def _now() -> str:

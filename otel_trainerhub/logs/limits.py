@@ -25,6 +25,7 @@ LIBRARY_LOGGERS: Final = (
     "opentelemetry.exporter.otlp.proto.http._log_exporter",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.sdk._shared_internal",
+    "health_check",  # django-health-check: a warning with traceback per failed check
 )
 
 

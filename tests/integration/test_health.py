@@ -77,8 +77,13 @@ def test_a_component_down_or_hung_gives_503_within_3_seconds(broken: str, seeded
         status, body, elapsed = _get(url + "/health/")
         live, _, live_elapsed = _get(url + "/liveness/")
         ready, _, _ = _get(url + "/readiness/")
+        repeats = 5 if broken.endswith("stopped") else 0  # a load balancer probing on
+        for _ in range(repeats):
+            assert _get(url + "/health/")[0] == 503
     finally:
         gunicorn.stop()
+    # one "health check failed" line a minute, however often the probe asks
+    assert sum('"message":"health check failed"' in line for line in gunicorn.stdout_lines()) == 1
     assert status == 503 and body["status"] == "unhealthy"
     assert elapsed < 3.0, f"/health/ took {elapsed:.2f}s"
     failing = {"redis", "celery_broker"} if broken.startswith("redis") else {"database"}
