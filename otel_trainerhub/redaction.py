@@ -40,6 +40,12 @@ def set_value_length_limit(limit: int) -> None:
     value_length_limit = limit
 
 
+def _redact_bounded(text: str, escape_control: bool) -> str:
+    """Redacted, then cut: a secret across the cut is masked whole, never half shown. Only a
+    prefix twice the limit is scanned (what lies past it is cut anyway), so the cost is bounded."""
+    return cap(redact_text(text[: 2 * value_length_limit + 64], escape_control=escape_control))
+
+
 def cap(text: str, limit: int | None = None) -> str:
     """``text`` cut to ``limit`` characters (the configured one by default), marker included."""
     limit = value_length_limit if limit is None else limit
@@ -145,7 +151,7 @@ def redact_value(key: str, value: Any, *, escape_control: bool = True) -> Any:
     if is_sensitive_key(key):
         return REDACTED if value not in (None, "", b"") else value
     if isinstance(value, str):
-        return redact_text(cap(value), escape_control=escape_control)
+        return _redact_bounded(value, escape_control)
     if isinstance(value, Mapping):
         return redact_mapping(value, escape_control=escape_control)
     if isinstance(value, (list, tuple)):
@@ -153,7 +159,7 @@ def redact_value(key: str, value: Any, *, escape_control: bool = True) -> Any:
     if value is None or isinstance(value, (bool, int, float, bytes, *_PLAIN_TYPES)):
         return value
     # An object: what the JSON line would show of it is its repr, redacted like text.
-    return redact_text(cap(repr(value)), escape_control=escape_control)
+    return _redact_bounded(repr(value), escape_control)
 
 
 def redact_mapping(values: Mapping[str, Any], *, escape_control: bool = True) -> dict[str, Any]:

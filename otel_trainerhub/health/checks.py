@@ -23,12 +23,8 @@ from otel_trainerhub.health import builtin
 try:  # django-health-check 4.8+ (the [health] extra); older ones have another API
     from health_check.checks import Database
     from health_check.contrib.redis import Redis
-
-    CHECKS_BY = "django-health-check"
 except ImportError:
     from otel_trainerhub.health.builtin import Database, Redis
-
-    CHECKS_BY = "otel_trainerhub"
 
 # A provider name shown in /health/ -> the Django setting holding its key.
 DEFAULT_PROVIDERS = {"sendgrid": "SENDGRID_API_KEY", "twilio": "TWILIO_AUTH_TOKEN", "stripe": "STRIPE_SECRET_KEY"}

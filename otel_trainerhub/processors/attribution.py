@@ -220,13 +220,15 @@ class AttributionProcessor(OnEndingProcessor):
         frames = application_frames(2)
         if not frames:
             return
+        innermost = describe(frames[0])
         if count == self._capture_at:
             state.n_plus_one_frames[key] = frames
-            state.n_plus_one_source[key] = (describe(frames[0]), describe(frames[0]))
-        earlier = state.n_plus_one_frames.pop(key, None) if count == self._compare_at else None
+            state.n_plus_one_source[key] = (innermost, innermost)
+            return
+        earlier = state.n_plus_one_frames.pop(key, None)
         if earlier is not None:
-            loop = repeating_frame(earlier, frames) or frames[0]
-            state.n_plus_one_source[key] = (describe(loop), describe(frames[0]))
+            loop = repeating_frame(earlier, frames)
+            state.n_plus_one_source[key] = (describe(loop) if loop is not None else innermost, innermost)
 
     # -- the work --
 
@@ -249,12 +251,14 @@ class AttributionProcessor(OnEndingProcessor):
         }
         metric_attributes = {"trainerhub.root.kind": kind, "trainerhub.route": route}
         n_plus_one = self._worst_repeat(fingerprints)
+        loop_source = innermost_source = None
         if n_plus_one is not None:
             statement, count = n_plus_one
             found["trainerhub.n_plus_one.count"] = count
             found["trainerhub.n_plus_one.statement"] = statement
             source = state.n_plus_one_source.get(statement)
             if source:
+                loop_source, innermost_source = source
                 found["trainerhub.n_plus_one.source"], found["trainerhub.n_plus_one.innermost_source"] = source
             self._n_plus_one_found.add(1, metric_attributes)
         # Requests and tasks have a latency budget; a management command (a migration) has none.
@@ -275,8 +279,8 @@ class AttributionProcessor(OnEndingProcessor):
                     "route": route,
                     "query_count": n_plus_one[1],
                     "statement": n_plus_one[0],
-                    "source": (state.n_plus_one_source.get(n_plus_one[0]) or (None, None))[0],
-                    "innermost_source": (state.n_plus_one_source.get(n_plus_one[0]) or (None, None))[1],
+                    "source": loop_source,
+                    "innermost_source": innermost_source,
                     "trace_id": format(span.context.trace_id, "032x"),
                 },
             )

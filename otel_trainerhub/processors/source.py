@@ -59,9 +59,3 @@ def repeating_frame(earlier: list[FrameType], now: list[FrameType]) -> FrameType
         if any(frame is seen for seen in earlier):
             return frame
     return None
-
-
-def application_frame(skip: int = 1) -> str | None:
-    """``path:line`` of the innermost caller outside the libraries."""
-    frames = application_frames(skip + 1, limit=1)
-    return describe(frames[0]) if frames else None

@@ -154,3 +154,11 @@ def test_objects_are_redacted_as_their_repr_and_every_value_is_capped() -> None:
     assert len(long) == 2048 and long.endswith(TRUNCATION_MARKER)
     assert redact_value("phone_number", "555 123 4567") == REDACTED
     assert redact_value("when", datetime.date(2026, 12, 2)) == datetime.date(2026, 12, 2)
+
+
+def test_a_secret_across_the_length_cut_is_masked_whole_not_half_shown() -> None:
+    # cut first, the cut (2048 less the marker) would fall inside the card, leaving "4111 111"
+    text = "x" * 2025 + " 4111 1111 1111 1111 " + "y" * 100
+    capped = redact_value("note", text)
+    assert len(capped) == 2048 and capped.endswith(TRUNCATION_MARKER)
+    assert "4111 111" not in capped and "[CARD]" in capped
