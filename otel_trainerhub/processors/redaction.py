@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import Status
 
 from otel_trainerhub.contain import contained, swallowed
-from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute
+from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute, set_frozen_attributes
 from otel_trainerhub import redaction
 from otel_trainerhub.redaction import REDACTED, cap, is_sensitive_key, redact_text
 
@@ -46,10 +46,6 @@ class RedactionProcessor(OnEndingProcessor):
             attributes: Any = span._attributes
             plain = attributes._dict  # reads without the mapping's per-key exception path
             limit = redaction.value_length_limit
-            for key, value in plain.items():
-                # The SDK cuts at limit + 1 (export/traces.py): what it cut gets the marker.
-                if type(value) is str and len(value) > limit:
-                    set_frozen_attribute(attributes, key, cap(value, limit))
             if not _FREE_TEXT_KEY_SET.isdisjoint(plain):
                 for key in _FREE_TEXT_KEYS:
                     value = plain.get(key)
@@ -57,6 +53,12 @@ class RedactionProcessor(OnEndingProcessor):
                         masked = redact_text(value, escape_control=False)
                         if masked != value:
                             set_frozen_attribute(attributes, key, masked)
+            # The SDK cuts at limit + 1 (export/traces.py): what it cut, or what masking made
+            # longer, gets the marker. Set after the scan: setting a key re-inserts it, which
+            # a running iteration forbids.
+            over = {key: cap(value, limit) for key, value in plain.items() if type(value) is str and len(value) > limit}
+            if over:
+                set_frozen_attributes(attributes, over)
             if self._scan_headers:
                 for key in [k for k in plain if k.startswith(_HEADER_PREFIXES)]:
                     if is_sensitive_key(key.rsplit(".", 1)[-1]) and plain[key] not in (None, ""):

@@ -162,3 +162,22 @@ def test_a_secret_across_the_length_cut_is_masked_whole_not_half_shown() -> None
     capped = redact_value("note", text)
     assert len(capped) == 2048 and capped.endswith(TRUNCATION_MARKER)
     assert "4111 111" not in capped and "[CARD]" in capped
+
+
+def test_several_over_long_span_attributes_are_all_cut_with_the_marker() -> None:
+    # Found by tests/reliability's header fuzz: cutting one value while scanning the others
+    # re-inserted its key mid-iteration, and the span lost its redaction.
+    from opentelemetry.sdk.trace import SpanLimits
+
+    provider = TracerProvider(span_limits=SpanLimits(max_attribute_length=2049))
+    provider.add_span_processor(RedactionProcessor())
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    attributes = {"http.user_agent": "U" * 5000, "http.target": "/x/?password=hunter2&" + "p" * 5000, "http.method": "GET", "net.peer.ip": "198.51.100.7"}
+    with provider.get_tracer("t").start_as_current_span("GET x/", attributes=attributes):
+        pass
+    (done,) = exporter.get_finished_spans()
+    for key in ("http.user_agent", "http.target"):
+        assert len(done.attributes[key]) == 2048 and done.attributes[key].endswith(TRUNCATION_MARKER), key
+    assert "hunter2" not in done.attributes["http.target"]
+    assert done.attributes["http.method"] == "GET" and done.attributes["net.peer.ip"] == "198.51.100.7"
