@@ -1,6 +1,6 @@
 """Lines that outside input or an outage can multiply: OpenTelemetry's propagators warn once
-per malformed ``baggage``/``traceparent`` header (echoing it), its exporters once per failed
-export. Each such logger passes at most ``per_minute`` records a minute; the next one let
+per malformed ``baggage``/``traceparent``/``tracestate`` header (echoing it), its attribute
+limits once per value cut at the length cap, its exporters once per failed export. Each such logger passes at most ``per_minute`` records a minute; the next one let
 through says how many were held back (``suppressed``). The text itself is redacted and cut
 like every line (``redaction.py``), and carries the request id when inside a request.
 """
@@ -19,6 +19,8 @@ LIBRARY_LOGGERS: Final = (
     "opentelemetry.baggage.propagation",
     "opentelemetry.propagators.composite",
     "opentelemetry.trace.propagation.tracecontext",
+    "opentelemetry.trace.span",  # one warning per malformed tracestate member, echoing it
+    "opentelemetry.attributes",  # one warning per value cut at the length cap (a long User-Agent)
     "opentelemetry.exporter.otlp.proto.http._common",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
