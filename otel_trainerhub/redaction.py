@@ -67,7 +67,8 @@ _ALLOWED_KEYS: Final = frozenset(
 _CARD = re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])")
 # Written in card groups (4111 1111 1111 111x): masked whatever the check digit says.
 _CARD_GROUPS = re.compile(r"(?<![\w])\d{4}([ -])\d{4}\1\d{4}\1[\dA-Za-z*]{1,7}(?![\w])")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# An address in a URL ("/users/ana%40example.com/", "?email=ana%40example.com") too.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _CREDENTIAL = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=\-]{4,}", re.IGNORECASE)
 # key=value, key: value, "key": "value", 'key': 'value' where the key ends in a sensitive
 # word (a word of its own: "Unauthorized: /path" is not a secret).
@@ -137,7 +138,7 @@ def redact_text(text: str, *, escape_control: bool = True) -> str:
         text = _CREDENTIAL.sub(_mask_credential, text)
     if ("=" in text or ":" in text) and (lowered is None or any(word in lowered for word in _PAIR_WORDS)):
         text = _PAIR.sub(_mask_pair, text)
-    if "@" in text:
+    if "@" in text or "%40" in text:
         text = _EMAIL.sub("[EMAIL]", text)
     if _PHONE_HINT.search(text):
         text = _PHONE.sub("[PHONE]", text)

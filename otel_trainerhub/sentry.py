@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from otel_trainerhub.redaction import redact_mapping, redact_text
+from otel_trainerhub.redaction import redact_mapping, redact_text, redact_value
 from otel_trainerhub.settings import ConfigError, Settings
 
 __all__ = ["init_sentry", "flush_sentry"]
@@ -66,8 +66,9 @@ def _redact(event: dict[str, Any]) -> dict[str, Any]:
         for key in ("message", "formatted"):
             if isinstance(entry.get(key), str):
                 entry[key] = redact_text(entry[key], escape_control=False)
-        if isinstance(entry.get("params"), list):
-            entry["params"] = [redact_text(p, escape_control=False) if isinstance(p, str) else p for p in entry["params"]]
+        if isinstance(entry.get("params"), (list, tuple)):
+            # log.error("charge failed for %s", payload): the arguments themselves, dicts included.
+            entry["params"] = redact_value("params", list(entry["params"]), escape_control=False)
     if isinstance(event.get("message"), str):
         event["message"] = redact_text(event["message"], escape_control=False)
     for key in ("extra", "contexts", "tags"):

@@ -45,6 +45,7 @@ class Span:
     start_ns: int
     end_ns: int
     events: list[dict[str, Any]]
+    status_message: str = ""
 
     @property
     def pid(self) -> int:
@@ -77,6 +78,7 @@ def decode_traces(body: bytes) -> list[Span]:
                         start_ns=s.start_time_unix_nano,
                         end_ns=s.end_time_unix_nano,
                         events=[{"name": e.name, **{kv.key: _value(kv.value) for kv in e.attributes}} for e in s.events],
+                        status_message=s.status.message,
                     )
                 )
     return out

@@ -29,6 +29,8 @@ def test_card_numbers_are_masked_only_when_they_pass_luhn() -> None:
 
 def test_emails_credentials_and_sensitive_pairs() -> None:
     assert redact_text("welcome ana.silva@example.com!") == "welcome [EMAIL]!"
+    # URL-encoded, in a path or a query string
+    assert redact_text("/users/ana.silva%40example.com/?email=ana%40Example.org&x=1") == "/users/[EMAIL]/?email=[EMAIL]&x=1"
     assert redact_text("Authorization: Bearer abcDEF123.456-xyz") == "Authorization: Bearer [REDACTED]"
     assert redact_text("GET /login?user=ana&password=hunter2&next=/") == f"GET /login?user=ana&password={REDACTED}&next=/"
     assert redact_text("/cb?api_key=k-123&x=1") == f"/cb?api_key={REDACTED}&x=1"
@@ -115,7 +117,7 @@ def test_the_pre_checks_never_skip_a_scan_that_would_mask_something() -> None:
     fragments = [
         "PassWord", "pAsSwD", "Secret", "TOKEN", "x-Api-Key", "apikey", "AUTHORIZATION", "auth", "Cookie",
         "sessionid", "CSRF_token", "card_no", "CVV", "cvc", "Signature", "Bearer", "basic", "Digest",
-        "=", ":", ": ", '"', "'", " ", "&", ";", "/", "?", "-", ".", "@", "ana.silva@example.com",
+        "=", ":", ": ", '"', "'", " ", "&", ";", "/", "?", "-", ".", "@", "%40", "ana.silva@example.com", "ana%40example.com",
         "4111 1111 1111 1111", "4111-1111-1111-111x", "4111 1111 1111 x", "4111111111111111", "123456789012", "12345678", "1 2 3 4 5 6 7 8",
         "2026-11-27", "8000", "abcDEF123", "hunter2", "\n", "\x7f", "ſ", "K", "ı", "é", "İ", "ＰＡＳＳ",
     ]
@@ -181,3 +183,15 @@ def test_several_over_long_span_attributes_are_all_cut_with_the_marker() -> None
         assert len(done.attributes[key]) == 2048 and done.attributes[key].endswith(TRUNCATION_MARKER), key
     assert "hunter2" not in done.attributes["http.target"]
     assert done.attributes["http.method"] == "GET" and done.attributes["net.peer.ip"] == "198.51.100.7"
+
+
+def test_sentry_log_events_lose_the_secrets_in_their_arguments() -> None:
+    # log.error("subscription charge failed for %s: %s", payload, exc) becomes a Sentry event
+    # whose logentry.params are the arguments themselves: a dict, an exception.
+    from otel_trainerhub.sentry import _redact
+
+    payload = {"plan": "pro", "card_number": "4000 0000 0000 0002", "email": "ana@example.com"}
+    event = {"logentry": {"message": "charge failed for %s: %s", "params": [payload, ValueError("card 4111 1111 1111 1111")]}}
+    params = _redact(event)["logentry"]["params"]
+    assert params[0] == {"plan": "pro", "card_number": REDACTED, "email": "[EMAIL]"}
+    assert params[1] == "ValueError('card [CARD]')"
