@@ -12,7 +12,7 @@ from tests.support.faults import children_of, rss_mb, wrk
 from tests.support.otlp import OtlpReceiver
 from tests.support.stack import base_env, start_gunicorn
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(900)]  # 20,000 requests take about 5 minutes on 2 cores
 
 TOTAL = 20_000
 WARM = 5_000  # imports, connections, caches and the allocator's arenas settle first
