@@ -80,9 +80,22 @@ def _say_as_json(msg: str, f: Any = None) -> None:
     os.write(fd, orjson.dumps(line) + b"\n")
 
 
+def _banner_as_json(self: Any) -> None:
+    """The worker's start-up banner (printed raw to ``sys.__stdout__`` unless ``--quiet``), as
+    one INFO line: its text, without the ASCII art and colours, in ``banner``."""
+    import logging
+
+    try:
+        banner = self.startup_info(artlines=False).strip("\n")
+    except Exception:  # an unusual worker class: say that it started, without the details
+        banner = ""
+    logging.getLogger("celery.apps.worker").info("celery worker starting", extra={"banner": banner})
+
+
 def _patch_safe_say(module: Any) -> None:
     if _connected:
         patches.replace(module, "safe_say", _say_as_json)
+        patches.replace(module.Worker, "emit_banner", _banner_as_json)
 
 
 def connect() -> None:
@@ -109,3 +122,4 @@ def disconnect() -> None:
     for label in _LABELS:
         patches.undo(f"signal {label}")
     patches.undo("replace celery.apps.worker.safe_say")
+    patches.undo("replace Worker.emit_banner")

@@ -135,7 +135,7 @@ def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpRecei
         assert secret not in everything, secret
 
 
-def test_a_tasks_print_output_is_a_json_line_too(seeded_database, clean_redis, sandbox, log_dir: Path) -> None:
+def test_a_tasks_print_output_and_the_start_up_banner_are_json_lines_too(seeded_database, clean_redis, sandbox, log_dir: Path) -> None:
     # Celery redirects a worker's stdout and stderr to its logging (worker_redirect_stdouts);
     # taking over its logging must keep that, or print() and Django's console e-mail backend
     # write raw text between the JSON lines.
@@ -145,7 +145,8 @@ def test_a_tasks_print_output_is_a_json_line_too(seeded_database, clean_redis, s
 
     from tests.support.stack import REDIS_URL
 
-    worker = start_celery(base_env(PROVIDERS_BASE_URL=sandbox), log_dir, concurrency=1)
+    # Without --quiet, as a worker is usually run: Celery's start-up banner is a line too.
+    worker = start_celery(base_env(PROVIDERS_BASE_URL=sandbox), log_dir, concurrency=1, quiet=False)
     client = Celery(broker=f"{REDIS_URL}/0", backend=f"{REDIS_URL}/2")
     try:
         result = client.send_task("apps.core.tasks.say", args=["printed by a task"])
@@ -161,3 +162,5 @@ def test_a_tasks_print_output_is_a_json_line_too(seeded_database, clean_redis, s
     printed = [r for r in lines if r["message"] == "printed by a task"]
     assert len(printed) == 1 and printed[0]["name"] == "celery.redirected", printed
     assert printed[0]["task_name"] == "apps.core.tasks.say"  # inside the task: its context too
+    (banner,) = [r for r in lines if r["message"] == "celery worker starting"]
+    assert banner["levelname"] == "INFO" and "concurrency:" in banner["banner"] and "redis://" in banner["banner"]

@@ -129,9 +129,11 @@ def start_gunicorn(
     return proc, url
 
 
-def start_celery(env: dict[str, str], log_dir: Path, *, concurrency: int = 2, max_tasks_per_child: int = 0, name: str = "celery") -> Proc:
+def start_celery(
+    env: dict[str, str], log_dir: Path, *, concurrency: int = 2, max_tasks_per_child: int = 0, name: str = "celery", quiet: bool = True
+) -> Proc:
     argv = [
-        str(BIN / "celery"), "--quiet", "-A", "config", "worker",
+        str(BIN / "celery"), *(["--quiet"] if quiet else []), "-A", "config", "worker",
         "--pool", "prefork", "--concurrency", str(concurrency),
         "--loglevel", "INFO", "--without-gossip", "--without-mingle",
         "--hostname", f"{name}-{os.getpid()}@%h",

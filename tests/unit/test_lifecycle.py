@@ -158,6 +158,7 @@ def snapshot():
         "BaseCommand.execute": id(BaseCommand.__dict__["execute"]),
         "CursorTracer.get_statement": id(CursorTracer.__dict__["get_statement"]),
         "celery safe_say": id(celery.apps.worker.safe_say),
+        "celery emit_banner": id(celery.apps.worker.Worker.__dict__["emit_banner"]),
         "Redis.execute_command": id(redis.Redis.__dict__["execute_command"]),
         "Session.send": id(requests.Session.__dict__["send"]),
         "urlopen": id(urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]),
@@ -202,7 +203,7 @@ def test_shutdown_undoes_every_patch_and_a_second_configure_is_refused(tmp_path:
     for seen in rounds:
         # What configure() patches: every one of these, and all of it undone by shutdown().
         assert set(seen["changed"]) >= {
-            "BaseCommand.execute", "CursorTracer.get_statement", "celery safe_say", "Redis.execute_command", "Session.send",
+            "BaseCommand.execute", "CursorTracer.get_statement", "celery safe_say", "celery emit_banner", "Redis.execute_command", "Session.send",
             "urlopen", "sqlite3.connect", "MIDDLEWARE", "signal request_finished", "signal user_login_failed",
             "signal task_prerun", "signal worker_process_shutdown",
         }, seen
