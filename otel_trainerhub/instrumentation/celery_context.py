@@ -92,7 +92,7 @@ def _banner_as_json(self: Any) -> None:
     logging.getLogger("celery.apps.worker").info("celery worker starting", extra={"banner": banner})
 
 
-def _patch_safe_say(module: Any) -> None:
+def _patch_worker_output(module: Any) -> None:
     if _connected:
         patches.replace(module, "safe_say", _say_as_json)
         patches.replace(module.Worker, "emit_banner", _banner_as_json)
@@ -106,7 +106,7 @@ def connect() -> None:
     _connected = True
     # celery.apps.worker is imported by the worker command, after us: patched when it is
     # (wrapt runs the hook at once if it is already imported).
-    wrapt.register_post_import_hook(_patch_safe_say, "celery.apps.worker")
+    wrapt.register_post_import_hook(_patch_worker_output, "celery.apps.worker")
     receivers: tuple[Callable[..., Any], ...] = (_keep_our_logging, _redirect_stdouts, _carry_context, _bind_task, _unbind_task)
     for signal, receiver, label in zip(
         (signals.setup_logging, signals.celeryd_after_setup, signals.before_task_publish, signals.task_prerun, signals.task_postrun),

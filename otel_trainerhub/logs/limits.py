@@ -1,8 +1,9 @@
 """Lines that outside input or an outage can multiply: OpenTelemetry's propagators warn once
 per malformed ``baggage``/``traceparent``/``tracestate`` header (echoing it), its attribute
-limits once per value cut at the length cap, its exporters once per failed export. Each such logger passes at most ``per_minute`` records a minute; the next one let
-through says how many were held back (``suppressed``). The text itself is redacted and cut
-like every line (``redaction.py``), and carries the request id when inside a request.
+limits once per value cut at the length cap, its exporters once per failed export. Each such
+logger passes at most ``per_minute`` records a minute; the next one let through says how many
+were held back (``suppressed``). The text itself is redacted and cut like every line
+(``redaction.py``), and carries the request id when inside a request.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.otlp import OtlpReceiver, _value
-from tests.support.stack import base_env, http, start_celery, start_gunicorn
+from tests.support.stack import base_env, http, json_records, start_celery, start_gunicorn
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +18,9 @@ SECRETS = ("hunter2-secret", "ana.leak@example.com", "tok_live_query", "sk_live_
 
 
 def _json_lines(lines: list[str], who: str) -> list[dict[str, Any]]:
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pytest.fail(f"{who} wrote a line that is not JSON: {line!r}")
+    records, not_json = json_records(lines)
+    if not_json:
+        pytest.fail(f"{who} wrote a line that is not JSON: {not_json[0]!r}")
     return records
 
 

@@ -8,7 +8,6 @@ replayed with ``FUZZ_SEED=<seed>``."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -24,7 +23,7 @@ import pytest
 
 from tests.reliability import record
 from tests.support.otlp import OtlpReceiver
-from tests.support.stack import base_env, start_gunicorn
+from tests.support.stack import base_env, json_records, start_gunicorn
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(900)]
 
@@ -161,15 +160,8 @@ def test_ten_thousand_fuzzed_headers(seeded_database, receiver: OtlpReceiver, lo
     finally:
         gunicorn.stop()
 
-    # Split where a log shipper splits: at "\n". (str.splitlines would also split at U+0085 and
-    # U+2028, which JSON carries raw inside strings.)
-    lines = [line for line in gunicorn.output().split("\n") if line]
-    records, not_json = [], []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            not_json.append(line)
+    lines = gunicorn.output_lines()
+    records, not_json = json_records(lines)
     # A forged record is one a header wrote: its own message, level or keys, or a fragment
     # without the fields every record has. (A warning may quote a header, cut and escaped.)
     forged = [

@@ -17,7 +17,7 @@ import pytest
 from tests.reliability import record
 from tests.support.faults import children_of, wrk
 from tests.support.otlp import OtlpReceiver
-from tests.support.stack import REDIS_URL, base_env, http, start_celery, start_gunicorn
+from tests.support.stack import REDIS_URL, base_env, http, json_records, start_celery, start_gunicorn
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -45,17 +45,12 @@ def _replacement(master: int, before: list[int], killed: int, timeout: float = 3
 
 def _printed(lines: list[str]) -> set[str]:
     """The tasks that ran: say() prints its argument, Celery logs the print as a line."""
-    return {r["message"] for r in map(json.loads, lines) if r.get("name") == "celery.redirected" and r["message"].startswith("task ")}
+    records, _ = json_records(lines)
+    return {r["message"] for r in records if r.get("name") == "celery.redirected" and r["message"].startswith("task ")}
 
 
 def _not_json(lines: list[str]) -> list[str]:
-    bad = []
-    for line in lines:
-        try:
-            json.loads(line)
-        except ValueError:
-            bad.append(line)
-    return bad
+    return json_records(lines)[1]
 
 
 def test_a_gunicorn_worker_killed_mid_load_is_replaced_and_nothing_else_notices(seeded_database, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:

@@ -55,6 +55,25 @@ def manage(*args: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
+def lines_of(text: str) -> list[str]:
+    """``text``'s lines, split where a log shipper splits: at "\n" only (``str.splitlines``
+    also splits at U+0085 and U+2028, which a JSON line carries raw inside its strings)."""
+    return text.removesuffix("\n").split("\n") if text else []
+
+
+def json_records(lines: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The lines parsed as JSON, and the lines that are not JSON."""
+    import json
+
+    records, not_json = [], []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            not_json.append(line)
+    return records, not_json
+
+
 class Proc:
     """A child process whose output goes to a log file the test can read."""
 
@@ -75,7 +94,10 @@ class Proc:
         return self.err_path.read_text(errors="replace") + self.out_path.read_text(errors="replace")
 
     def stdout_lines(self) -> list[str]:
-        return self.out_path.read_text(errors="replace").splitlines()
+        return lines_of(self.out_path.read_text(errors="replace"))
+
+    def output_lines(self) -> list[str]:
+        return lines_of(self.output())
 
     def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
