@@ -7,18 +7,49 @@ Where a public API does the job it is used instead, and nothing here is needed.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
+from opentelemetry import context as context_api
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY, Context, set_value
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Status
+from opentelemetry.sdk._configuration import _BaseConfigurator as BaseConfigurator
+from opentelemetry.sdk.trace import Span, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased
+from opentelemetry.trace.propagation import _SPAN_KEY as SPAN_KEY
 
-__all__ = ["SdkMismatch", "batch_state", "exporter_preferences", "reset_reader_export_lock", "suppressed_context", "update_resource"]
+__all__ = [
+    "SPAN_KEY",
+    "BaseConfigurator",
+    "SdkMismatch",
+    "batch_exporter",
+    "batch_refusal",
+    "batch_state",
+    "current_context_getter",
+    "django_request_keys",
+    "encode_no_logs",
+    "exporter_preferences",
+    "parent_based_delegates",
+    "queued",
+    "replace_status",
+    "reset_reader_export_lock",
+    "set_frozen_attributes",
+    "span_attribute_dict",
+    "span_attributes",
+    "span_events",
+    "span_kind",
+    "span_parent",
+    "suppressed_context",
+    "update_resource",
+]
 
 
 class SdkMismatch(ImportError):
@@ -29,6 +60,27 @@ def batch_state(processor: BatchSpanProcessor | BatchLogRecordProcessor) -> Any:
     """The shared batch processor behind the SDK's span and log batch processors: its
     ``_queue`` (a bounded deque), ``_max_queue_size``, ``_shutdown``, ``_pid`` and ``_exporter``."""
     return processor._batch_processor
+
+
+def batch_refusal(processor: BatchSpanProcessor | BatchLogRecordProcessor) -> str | None:
+    """Why the batch processor is about to lose the item it is handed: ``after_shutdown``,
+    ``queue_full`` (its deque drops the oldest to make room), or None."""
+    batch = processor._batch_processor
+    if batch._shutdown:
+        return "after_shutdown"
+    if len(batch._queue) >= batch._max_queue_size and batch._pid == os.getpid():
+        return "queue_full"
+    return None
+
+
+def queued(processor: BatchSpanProcessor | BatchLogRecordProcessor) -> int:
+    """How many items the batch processor holds, not yet handed to its exporter."""
+    return len(processor._batch_processor._queue)
+
+
+def batch_exporter(processor: BatchSpanProcessor | BatchLogRecordProcessor) -> Any:
+    """The exporter a batch processor was built with."""
+    return processor._batch_processor._exporter
 
 
 def exporter_preferences(exporter: MetricExporter) -> dict[str, Any]:
@@ -57,6 +109,91 @@ def update_resource(provider: Any, resource: Resource) -> None:
     provider._update_resource(resource)
 
 
+# -- live spans, in the span processors' hot path (C-level getters: no property call, no copy) --
+
+#: The span's parent SpanContext (``span.parent`` without the property call).
+span_parent: Callable[[Span], Any] = attrgetter("_parent")
+#: The span's SpanKind.
+span_kind: Callable[[Span], Any] = attrgetter("_kind")
+#: The span's BoundedAttributes itself: ``span.attributes`` may wrap it read-only, and a value
+#: set on it during ``_on_ending`` is the value exported.
+span_attributes: Callable[[Span], Any] = attrgetter("_attributes")
+#: The plain dict behind the span's BoundedAttributes: reads without the mapping's
+#: per-key ``__getitem__``/exception path (``Mapping.__contains__`` costs a try/except per test).
+span_attribute_dict: Callable[[Span], dict[str, Any]] = attrgetter("_attributes._dict")
+#: The span's own event list (``span.events`` builds a tuple per call).
+span_events: Callable[[Span], Any] = attrgetter("_events")
+
+
+def replace_status(span: Span, status: Status) -> None:
+    """Replace an ended span's status (``set_status`` refuses once the span has ended)."""
+    span._status = status
+
+
+def set_frozen_attributes(attributes: Any, values: Mapping[str, Any]) -> None:
+    """Set ``values`` on a span's (or event's) attribute mapping, even once the SDK has frozen it.
+
+    The SDK freezes a span's attributes just before calling ``_on_ending``; the read-only
+    span it then builds for export shares the same mapping, so a value set here is the
+    value exported. Events may carry a plain dict.
+    """
+    frozen = getattr(attributes, "_immutable", None)
+    if frozen is None:
+        attributes.update(values)
+        return
+    attributes._immutable = False
+    try:
+        # One validation pass and one lock for all of them, where the SDK has the method.
+        set_items = getattr(attributes, "_set_items", None)
+        if set_items is not None:
+            set_items(values)
+        else:
+            for key, value in values.items():
+                attributes[key] = value
+    finally:
+        attributes._immutable = frozen
+
+
+def current_context_getter() -> Callable[[], Context]:
+    """The cheapest way to the current context: the runtime's ContextVar itself (a C call)
+    when the default contextvars runtime is in use, else the runtime's own method."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    if isinstance(runtime, ContextVarsRuntimeContext):
+        return runtime._current_context.get
+    return context_api.get_current
+
+
+def parent_based_delegates(sampler: ParentBased) -> dict[str, Any]:
+    """The five samplers a ParentBased sampler delegates to, as ParentBased's keyword arguments
+    (``root`` first); it has no public getter."""
+    return {
+        "root": sampler._root,
+        "remote_parent_sampled": sampler._remote_parent_sampled,
+        "remote_parent_not_sampled": sampler._remote_parent_not_sampled,
+        "local_parent_sampled": sampler._local_parent_sampled,
+        "local_parent_not_sampled": sampler._local_parent_not_sampled,
+    }
+
+
+def django_request_keys() -> tuple[str, str]:
+    """The ``request.META`` keys under which contrib's Django middleware keeps a request's
+    span and its duration-metric attributes (checked here, not at import: it imports Django)."""
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+
+    try:
+        return _DjangoMiddleware._environ_span_key, _DjangoMiddleware._environ_duration_attr_key
+    except AttributeError as error:
+        raise _mismatch([f"_DjangoMiddleware.{error.name}"], "opentelemetry-instrumentation-django") from None
+
+
+def encode_no_logs() -> bytes:
+    """An empty OTLP logs request, encoded: the log encoder is published under a private
+    module name (the span and metric encoders are not)."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+
+    return encode_logs([]).SerializeToString()  # type: ignore[no-any-return]
+
+
 #: The reader method that receives the collect callback: the one place a collection can be wrapped.
 SET_COLLECT_CALLBACK = "_set_collect_callback"
 
@@ -69,18 +206,36 @@ def _check() -> None:
         ("PeriodicExportingMetricReader._export_lock", lambda: "_export_lock" in PeriodicExportingMetricReader.__init__.__code__.co_names),
         ("MetricReader._set_collect_callback", lambda: hasattr(PeriodicExportingMetricReader, SET_COLLECT_CALLBACK)),
     ]
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.attributes import BoundedAttributes
     from opentelemetry.sdk._shared_internal import BatchProcessor
 
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    span_init = Span.__init__.__code__.co_names + ReadableSpan.__init__.__code__.co_names
+    missing_in_span = [f"Span.{n}" for n in ("_parent", "_kind", "_attributes", "_events", "_status") if n not in span_init]
+    probes += [
+        ("BoundedAttributes._dict", lambda: "_dict" in BoundedAttributes.__init__.__code__.co_names),
+        ("BoundedAttributes._immutable", lambda: "_immutable" in BoundedAttributes.__init__.__code__.co_names),
+        ("SpanProcessor._on_ending", lambda: hasattr(SpanProcessor, "_on_ending")),
+        ("ContextVarsRuntimeContext._current_context", lambda: "_current_context" in ContextVarsRuntimeContext.__init__.__code__.co_names),
+        ("ParentBased._root", lambda: "_root" in ParentBased.__init__.__code__.co_names),
+    ]
+
     names = BatchProcessor.__init__.__code__.co_names
-    missing = [name for name, probe in probes if not probe()]
+    missing = [name for name, probe in probes if not probe()] + missing_in_span
     missing += [f"BatchProcessor.{n}" for n in ("_queue", "_max_queue_size", "_shutdown", "_pid", "_exporter") if n not in names]
     if missing:
-        from importlib.metadata import version
+        raise _mismatch(missing, "opentelemetry-sdk")
 
-        raise SdkMismatch(
-            f"otel_trainerhub needs SDK internals missing from opentelemetry-sdk {version('opentelemetry-sdk')}: "
-            f"{', '.join(missing)} (supported: opentelemetry-sdk 1.45.x)"
-        )
+
+def _mismatch(missing: list[str], distribution: str) -> SdkMismatch:
+    from importlib.metadata import version
+
+    return SdkMismatch(
+        f"otel_trainerhub needs internals missing from {distribution} {version(distribution)}: "
+        f"{', '.join(missing)} (supported: opentelemetry-sdk 1.45.x, contrib 0.66bN)"
+    )
 
 
 _check()

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
-from opentelemetry.sdk._configuration import _BaseConfigurator
 
+from otel_trainerhub._sdk import BaseConfigurator as _BaseConfigurator
 from otel_trainerhub.settings import INSTRUMENTATION_NAMES
 
 

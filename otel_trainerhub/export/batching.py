@@ -3,7 +3,6 @@ and batch processors that count what they must drop."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -71,12 +70,9 @@ class CountingExporter:
 
 
 def _count_drop(processor: Any, signal: str) -> None:
-    batch = _sdk.batch_state(processor)
-    if batch._shutdown:
-        STATS.record_dropped(1, "after_shutdown", signal=signal)
-    elif len(batch._queue) >= batch._max_queue_size and batch._pid == os.getpid():
-        # The deque drops its oldest item to make room for this one.
-        STATS.record_dropped(1, "queue_full", signal=signal)
+    reason = _sdk.batch_refusal(processor)
+    if reason is not None:
+        STATS.record_dropped(1, reason, signal=signal)
 
 
 class _Undelivered:
@@ -85,15 +81,14 @@ class _Undelivered:
     def abandon(self) -> int:
         """At shutdown: how many items are still queued or being exported; an export still in
         flight then is counted here, not again when it ends."""
-        batch = _sdk.batch_state(self)  # type: ignore[arg-type]
-        exporter = batch._exporter
+        exporter = _sdk.batch_exporter(self)  # type: ignore[arg-type]
         if isinstance(exporter, CountingExporter):
             exporter.abandoned = True
-            return len(batch._queue) + exporter.in_flight
-        return len(batch._queue)
+            return _sdk.queued(self) + exporter.in_flight  # type: ignore[arg-type]
+        return _sdk.queued(self)  # type: ignore[arg-type]
 
     def stuck(self) -> bool:
-        exporter = _sdk.batch_state(self)._exporter  # type: ignore[arg-type]
+        exporter = _sdk.batch_exporter(self)  # type: ignore[arg-type]
         return isinstance(exporter, CountingExporter) and exporter.stuck()
 
 

@@ -198,12 +198,11 @@ def warm_up(classes: Iterable[Any] = ()) -> None:
         pass
 
     "localhost".encode("idna")
-    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
     from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics  # noqa: F401
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     encode_spans([]).SerializeToString()
-    encode_logs([]).SerializeToString()
+    _sdk.encode_no_logs()
     try:
         import requests
         import urllib3.util.retry  # noqa: F401

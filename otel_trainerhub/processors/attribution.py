@@ -23,17 +23,17 @@ from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import context as context_api
 from opentelemetry.context import Context
-from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanKind
-from opentelemetry.trace.propagation import _SPAN_KEY
+
+from otel_trainerhub import _sdk
+from otel_trainerhub._sdk import SPAN_KEY, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent
 
 from otel_trainerhub.attributes import UNMATCHED_ROUTE
 from otel_trainerhub.contain import swallowed
-from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attributes
+from otel_trainerhub.processors.base import OnEndingProcessor
 from otel_trainerhub.processors.source import application_frames, describe, repeating_frame
 from otel_trainerhub.sql import fingerprint
 
@@ -49,16 +49,7 @@ _ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ", "PRAGMA")
 
 
-def _current_context_getter() -> Any:
-    """The cheapest way to the current context: the runtime's ContextVar itself (a C call)
-    when the default contextvars runtime is in use, else the runtime's own method."""
-    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
-    if isinstance(runtime, ContextVarsRuntimeContext):
-        return runtime._current_context.get
-    return context_api.get_current
-
-
-_current_context = _current_context_getter()
+_current_context = _sdk.current_context_getter()
 
 
 @lru_cache(maxsize=4096)
@@ -160,13 +151,13 @@ class AttributionProcessor(OnEndingProcessor):
     # -- span lifecycle --
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        parent = span._parent
-        if parent is None or parent.is_remote or span._kind in _ROOT_KINDS:
+        parent = span_parent(span)
+        if parent is None or parent.is_remote or span_kind(span) in _ROOT_KINDS:
             setattr(span, _ROOT, RootState())
             return
         # get_current_span(parent_context), minus three Python calls: this runs for every span.
         context = parent_context if parent_context is not None else _current_context()
-        parent_span = context.get(_SPAN_KEY)
+        parent_span = context.get(SPAN_KEY)
         state = getattr(parent_span, _ROOT, None) or getattr(parent_span, _CHILD_OF, None)
         if state is not None:
             setattr(span, _CHILD_OF, state)
@@ -183,8 +174,8 @@ class AttributionProcessor(OnEndingProcessor):
                 return
             if not state.open:
                 return
-            attributes: Any = span._attributes._dict  # type: ignore[union-attr]
-            elapsed = span._end_time - span._start_time  # type: ignore[operator]
+            attributes = span_attribute_dict(span)
+            elapsed = span.end_time - span.start_time  # type: ignore[operator]
             system = attributes.get("db.system") or attributes.get("db.system.name")
             if system is not None:
                 if system == "redis":
@@ -209,7 +200,7 @@ class AttributionProcessor(OnEndingProcessor):
                     # Still on the caller's stack: two walks per finding, not one per query.
                     self._locate(state, key, count)
                 return
-            if span._kind is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
+            if span_kind(span) is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
                 with state.lock:
                     state.http_count += 1
                     state.http_ns += elapsed
@@ -237,8 +228,8 @@ class AttributionProcessor(OnEndingProcessor):
             state.open = False
             fingerprints, state.fingerprints = state.fingerprints, {}
             state.n_plus_one_frames = {}  # no frame (and its locals) outlives the root
-        duration_ns = span._end_time - span._start_time  # type: ignore[operator]
-        attributes: Any = span._attributes
+        duration_ns = span.end_time - span.start_time  # type: ignore[operator]
+        attributes = span_attribute_dict(span)
         kind, route = _route(attributes)
         found: dict[str, Any] = {
             "trainerhub.db.query_count": state.db_count,
@@ -267,7 +258,7 @@ class AttributionProcessor(OnEndingProcessor):
             found["trainerhub.slow"] = True
             self._slow.add(1, metric_attributes)
         # The SDK froze the attributes just before _on_ending; the exported span shares them.
-        set_frozen_attributes(span._attributes, found)
+        set_frozen_attributes(span_attributes(span), found)
         self._db_time.record(state.db_ns / 1e9, metric_attributes)
         self._db_queries.record(state.db_count, metric_attributes)
         if slow:
@@ -292,7 +283,7 @@ class AttributionProcessor(OnEndingProcessor):
         return (statement, count) if count >= self._n_plus_one else None
 
     def _log_slow(self, span: Span, kind: str, route: str, duration_ns: int, state: RootState) -> None:
-        attributes: Any = span._attributes
+        attributes = span_attribute_dict(span)
         fields: dict[str, Any] = {
             "duration_ms": round(duration_ns / 1e6, 2),
             "db_queries": state.db_count,

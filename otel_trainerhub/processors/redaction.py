@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import Status
 
 from otel_trainerhub.contain import contained, swallowed
-from otel_trainerhub.processors.base import OnEndingProcessor, set_frozen_attribute, set_frozen_attributes
+from otel_trainerhub._sdk import replace_status, set_frozen_attributes, span_attribute_dict, span_attributes, span_events
+from otel_trainerhub.processors.base import OnEndingProcessor
 from otel_trainerhub import redaction
 from otel_trainerhub.redaction import REDACTED, cap, is_sensitive_key, redact_text
 
@@ -43,8 +44,8 @@ class RedactionProcessor(OnEndingProcessor):
 
     def _on_ending(self, span: Span) -> None:
         try:
-            attributes: Any = span._attributes
-            plain = attributes._dict  # reads without the mapping's per-key exception path
+            attributes = span_attributes(span)
+            plain = span_attribute_dict(span)  # reads without the mapping's per-key exception path
             limit = redaction.value_length_limit
             if not _FREE_TEXT_KEY_SET.isdisjoint(plain):
                 for key in _FREE_TEXT_KEYS:
@@ -52,7 +53,7 @@ class RedactionProcessor(OnEndingProcessor):
                     if isinstance(value, str):
                         masked = redact_text(value, escape_control=False)
                         if masked != value:
-                            set_frozen_attribute(attributes, key, masked)
+                            set_frozen_attributes(attributes, {key: masked})
             # The SDK cuts at limit + 1 (export/traces.py): what it cut, or what masking made
             # longer, gets the marker. Set after the scan: setting a key re-inserts it, which
             # a running iteration forbids.
@@ -62,21 +63,22 @@ class RedactionProcessor(OnEndingProcessor):
             if self._scan_headers:
                 for key in [k for k in plain if k.startswith(_HEADER_PREFIXES)]:
                     if is_sensitive_key(key.rsplit(".", 1)[-1]) and plain[key] not in (None, ""):
-                        set_frozen_attribute(attributes, key, REDACTED)
-            status = span._status
+                        set_frozen_attributes(attributes, {key: REDACTED})
+            status = span.status
             if status.description:
                 # "ValueError: malformed card number '4111 ...'": the exception's message again.
                 masked = redact_text(status.description, escape_control=False)
                 if masked != status.description:
-                    span._status = Status(status.status_code, masked)
-            if not span._events:
+                    replace_status(span, Status(status.status_code, masked))
+            events = span_events(span)
+            if not events:
                 return
-            for event in span._events:
+            for event in events:
                 event_attributes: Any = event.attributes
                 for key in _EVENT_KEYS:
                     value = event_attributes.get(key) if event_attributes else None
                     if isinstance(value, str):
-                        set_frozen_attribute(event_attributes, key, redact_text(value, escape_control=False))
+                        set_frozen_attributes(event_attributes, {key: redact_text(value, escape_control=False)})
         except Exception:  # never into the application's code path; fail closed
             with contained("span redaction fallback"):
                 _drop_free_text(span)
@@ -85,12 +87,12 @@ class RedactionProcessor(OnEndingProcessor):
 
 def _drop_free_text(span: Span) -> None:
     # What could not be redacted is not shipped: the free-text attributes and the status text.
-    attributes: Any = span._attributes
-    for key in _FREE_TEXT_KEYS:
-        if key in attributes:
-            set_frozen_attribute(attributes, key, REDACTED)
-    span._status = Status(span._status.status_code)
-    for event in span._events:
+    attributes = span_attributes(span)
+    present = {key: REDACTED for key in _FREE_TEXT_KEYS if key in attributes}
+    if present:
+        set_frozen_attributes(attributes, present)
+    replace_status(span, Status(span.status.status_code))
+    for event in span_events(span):
         for key in _EVENT_KEYS:
             if event.attributes and key in event.attributes:
-                set_frozen_attribute(event.attributes, key, REDACTED)
+                set_frozen_attributes(event.attributes, {key: REDACTED})

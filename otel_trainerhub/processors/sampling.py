@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
+from otel_trainerhub import _sdk
 from otel_trainerhub.settings import Settings
 
 __all__ = ["RECORD_ONLY", "RecordEverySampler", "build_sampler", "record_every"]
@@ -77,13 +78,7 @@ def record_every(sampler: Sampler) -> Sampler:
     if sampler is ALWAYS_OFF:
         return RECORD_ONLY
     if type(sampler) is ParentBased:
-        return ParentBased(
-            record_every(sampler._root),
-            remote_parent_sampled=record_every(sampler._remote_parent_sampled),
-            remote_parent_not_sampled=record_every(sampler._remote_parent_not_sampled),
-            local_parent_sampled=record_every(sampler._local_parent_sampled),
-            local_parent_not_sampled=record_every(sampler._local_parent_not_sampled),
-        )
+        return ParentBased(**{name: record_every(s) for name, s in _sdk.parent_based_delegates(sampler).items()})
     return RecordEverySampler(sampler)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
-from otel_trainerhub import patches
+from otel_trainerhub import _sdk, patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
 from otel_trainerhub.instrumentation.django import middleware, routes
@@ -39,6 +39,10 @@ _instrumented = False
 _CONTRIB_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware"
 
 
+#: contrib's request.META keys for the request's span and duration-metric attributes (set at install).
+_span_key = _duration_key = ""
+
+
 def _named_by_route(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """After contrib's ``process_view``: the span's route is ``routes.template()``'s, for the span
     name, ``http.route`` and the duration metric alike."""
@@ -46,7 +50,7 @@ def _named_by_route(wrapped: Callable[..., Any], instance: Any, args: Sequence[A
     try:
         request = args[0]
         match = getattr(request, "resolver_match", None)
-        span = request.META.get(instance._environ_span_key)
+        span = request.META.get(_span_key)
         if match is not None and span is not None:
             route = routes.template(getattr(match, "route", None) or "")
             if span.is_recording():
@@ -54,7 +58,7 @@ def _named_by_route(wrapped: Callable[..., Any], instance: Any, args: Sequence[A
                 method = str(getattr(span, "name", "HTTP")).partition(" ")[0]
                 if method != "HTTP":  # contrib's name for a method outside the known set
                     span.update_name(f"{method} {route}")
-            duration = request.META.get(instance._environ_duration_attr_key)
+            duration = request.META.get(_duration_key)
             if duration is not None:
                 for key in ("http.route", "http.target"):
                     if key in duration:
@@ -115,7 +119,7 @@ def server_metrics_provider(settings: Settings, meter_provider: MeterProvider) -
 
 
 def _install() -> None:
-    global _instrumented
+    global _instrumented, _span_key, _duration_key
     if _instrumented or _context is None:
         return
     from django.conf import settings
@@ -137,6 +141,7 @@ def _install() -> None:
         position = stack.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in stack else 1
         stack.insert(position, REQUEST_LOGGING_MIDDLEWARE)
     settings.MIDDLEWARE = stack
+    _span_key, _duration_key = _sdk.django_request_keys()
     patches.wrap(_CONTRIB_MIDDLEWARE, "_DjangoMiddleware.process_view", _named_by_route)
     patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
     _instrumented = True
