@@ -1,8 +1,9 @@
 """The telemetry contract: the names of the attributes, metrics and log fields that
 otel_trainerhub writes and that the dashboards, alerts and Jaeger views read.
 
-A name changes here or nowhere (the collector configs and dashboards under ``deploy/`` use
-the same strings; their tests check them against this module).
+A name changes here or nowhere: no ``"trainerhub.*"`` string is spelled anywhere else in the
+package, and the collector config, alert rules and dashboards that read these names are
+checked against this module (``tests/unit/test_contract.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ N_PLUS_ONE_STATEMENT = "trainerhub.n_plus_one.statement"
 # The application frame that repeats the statement (the loop), and the innermost one.
 N_PLUS_ONE_SOURCE = "trainerhub.n_plus_one.source"
 N_PLUS_ONE_INNERMOST = "trainerhub.n_plus_one.innermost_source"
+
+# Metrics, by route (trainerhub.root.kind, trainerhub.route), recorded when a local root ends.
+REQUEST_DB_DURATION = "trainerhub.request.db.duration"
+REQUEST_DB_QUERIES = "trainerhub.request.db.queries"
+SLOW_COUNT = SLOW  # the counter shares the span attribute's name
+N_PLUS_ONE_FOUND = N_PLUS_ONE
+
+# Business metrics (otel_trainerhub.business).
+USERS_REGISTERED = "trainerhub.users.registered"
+BOOKINGS_CREATED = "trainerhub.bookings.created"
+BOOKINGS_COMPLETED = "trainerhub.bookings.completed"
+REVENUE = "trainerhub.revenue"
+SUBSCRIPTIONS_CREATED = "trainerhub.subscriptions.created"
+BACKUP_LAST_SUCCESS = "trainerhub.backup.last_success"
+
+# Telemetry about telemetry (export/accounting.py), by signal and reason.
+SPANS_DROPPED = "trainerhub.telemetry.spans.dropped"
+LOGS_DROPPED = "trainerhub.telemetry.logs.dropped"
+SPANS_EXPORTED = "trainerhub.telemetry.spans.exported"
 
 # Who: on server spans and every log line of the request.
 USER_ID = "user.id"

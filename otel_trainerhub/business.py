@@ -23,6 +23,15 @@ from typing import Any
 
 from opentelemetry import metrics
 
+from otel_trainerhub.attributes import (
+    BACKUP_LAST_SUCCESS,
+    BOOKINGS_COMPLETED,
+    BOOKINGS_CREATED,
+    REVENUE,
+    SUBSCRIPTIONS_CREATED,
+    USERS_REGISTERED,
+)
+
 __all__ = ["backup_completed", "booking_completed", "booking_created", "subscription_created", "user_registered"]
 
 _log = logging.getLogger("otel_trainerhub.business")
@@ -33,12 +42,12 @@ def _instruments() -> dict[str, Any]:
     # Created on first use: by then configure() has installed the real meter provider.
     meter = metrics.get_meter("otel_trainerhub.business")
     return {
-        "users": meter.create_counter("trainerhub.users.registered", unit="{user}", description="User registrations"),
-        "bookings": meter.create_counter("trainerhub.bookings.created", unit="{booking}", description="Bookings made"),
-        "completed": meter.create_counter("trainerhub.bookings.completed", unit="{booking}", description="Bookings paid for"),
-        "revenue": meter.create_counter("trainerhub.revenue", unit="1", description="Revenue captured, in the currency's major unit, by source and currency"),
-        "subscriptions": meter.create_counter("trainerhub.subscriptions.created", unit="{subscription}", description="Subscriptions started, by plan"),
-        "backup": meter.create_gauge("trainerhub.backup.last_success", unit="s", description="Unix time of the last successful backup"),
+        "users": meter.create_counter(USERS_REGISTERED, unit="{user}", description="User registrations"),
+        "bookings": meter.create_counter(BOOKINGS_CREATED, unit="{booking}", description="Bookings made"),
+        "completed": meter.create_counter(BOOKINGS_COMPLETED, unit="{booking}", description="Bookings paid for"),
+        "revenue": meter.create_counter(REVENUE, unit="1", description="Revenue captured, in the currency's major unit, by source and currency"),
+        "subscriptions": meter.create_counter(SUBSCRIPTIONS_CREATED, unit="{subscription}", description="Subscriptions started, by plan"),
+        "backup": meter.create_gauge(BACKUP_LAST_SUCCESS, unit="s", description="Unix time of the last successful backup"),
     }
 
 

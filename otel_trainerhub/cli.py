@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_trainerhub.attributes import DB_DURATION_MS, DB_QUERY_COUNT, N_PLUS_ONE_COUNT, N_PLUS_ONE_STATEMENT, SLOW
+
 __all__ = ["main"]
 
 
@@ -105,8 +107,8 @@ def _descendants(span: SpanRecord) -> Iterable[SpanRecord]:
 
 
 def _queries(root: SpanRecord) -> tuple[int, float]:
-    if "trainerhub.db.query_count" in root.attributes:
-        return int(root.attributes["trainerhub.db.query_count"]), float(root.attributes.get("trainerhub.db.duration_ms", 0.0))
+    if DB_QUERY_COUNT in root.attributes:
+        return int(root.attributes[DB_QUERY_COUNT]), float(root.attributes.get(DB_DURATION_MS, 0.0))
     db = [s for s in _descendants(root) if s.is_db]
     return len(db), sum(s.duration_ms for s in db)
 
@@ -157,10 +159,10 @@ def render(spans: list[SpanRecord], out: Any = None) -> None:
         findings.add_column(column)
     for root in sorted(roots, key=lambda r: r.start):
         a = root.attributes
-        if a.get("trainerhub.slow"):
+        if a.get(SLOW):
             findings.add_row("slow", root.name, f"{root.duration_ms:.0f} ms", root.trace_id)
-        if a.get("trainerhub.n_plus_one.count"):
-            detail = f"{a['trainerhub.n_plus_one.count']}x {str(a.get('trainerhub.n_plus_one.statement', ''))[:60]}"
+        if a.get(N_PLUS_ONE_COUNT):
+            detail = f"{a[N_PLUS_ONE_COUNT]}x {str(a.get(N_PLUS_ONE_STATEMENT, ''))[:60]}"
             findings.add_row("N+1", root.name, detail, root.trace_id)
         if root.error:
             status = a.get("http.response.status_code", a.get("http.status_code", ""))

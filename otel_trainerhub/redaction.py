@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
 
-from otel_trainerhub.attributes import TRUNCATION_MARKER
+from otel_trainerhub.attributes import DB_QUERY_COUNT, TRUNCATION_MARKER
 
 __all__ = ["REDACTED", "cap", "is_sensitive_key", "redact_text", "redact_value", "redact_mapping", "set_value_length_limit"]
 
@@ -61,7 +61,7 @@ _SENSITIVE_KEY = re.compile(
 )
 # Keys that look sensitive by the pattern but are telemetry we keep.
 _ALLOWED_KEYS: Final = frozenset(
-    {"trainerhub.db.query_count", "session_id_present", "http.request.header.content-length", "auth_method"}
+    {DB_QUERY_COUNT, "session_id_present", "http.request.header.content-length", "auth_method"}
 )
 
 _CARD = re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])")

@@ -22,6 +22,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from otel_trainerhub.attributes import LOGS_DROPPED, SPANS_DROPPED, SPANS_EXPORTED
 from otel_trainerhub.export.ledger import DROP_REASONS, Ledger
 
 __all__ = ["STATS", "TelemetryStats", "observe_drops"]
@@ -139,19 +140,19 @@ def _observe_exported(_options: CallbackOptions) -> Iterable[Observation]:
 def observe_drops(meter: Meter) -> None:
     """The telemetry self-metrics, on ``meter``."""
     meter.create_observable_counter(
-        "trainerhub.telemetry.spans.dropped",
+        SPANS_DROPPED,
         callbacks=[_observe_dropped("spans")],
         unit="{span}",
         description="Spans this process (and its exited children) created but could not deliver, by reason",
     )
     meter.create_observable_counter(
-        "trainerhub.telemetry.logs.dropped",
+        LOGS_DROPPED,
         callbacks=[_observe_dropped("logs")],
         unit="{log_record}",
         description="Log records this process (and its exited children) could not deliver over OTLP, by reason",
     )
     meter.create_observable_counter(
-        "trainerhub.telemetry.spans.exported",
+        SPANS_EXPORTED,
         callbacks=[_observe_exported],
         unit="{span}",
         description="Spans this process handed to its exporter successfully",

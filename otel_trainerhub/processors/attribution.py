@@ -28,10 +28,30 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import SpanKind
 
+from otel_trainerhub.attributes import (
+    CACHE_COMMAND_COUNT,
+    CACHE_DURATION_MS,
+    COMMAND_NAME,
+    DB_DURATION_MS,
+    DB_DURATION_RATIO,
+    DB_QUERY_COUNT,
+    HTTP_CLIENT_DURATION_MS,
+    HTTP_CLIENT_REQUEST_COUNT,
+    N_PLUS_ONE,
+    N_PLUS_ONE_COUNT,
+    N_PLUS_ONE_INNERMOST,
+    N_PLUS_ONE_SOURCE,
+    N_PLUS_ONE_STATEMENT,
+    REQUEST_DB_DURATION,
+    REQUEST_DB_QUERIES,
+    ROOT_KIND,
+    ROUTE,
+    SLOW,
+    UNMATCHED_ROUTE,
+)
 from otel_trainerhub import _sdk
 from otel_trainerhub._sdk import SPAN_KEY, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent
 
-from otel_trainerhub.attributes import UNMATCHED_ROUTE
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor
 from otel_trainerhub.processors.source import application_frames, describe, repeating_frame
@@ -103,7 +123,7 @@ def _route(attributes: Mapping[str, Any]) -> tuple[str, str]:
     task = attributes.get("celery.task_name")
     if task is not None:
         return "task", str(task)
-    command = attributes.get("trainerhub.command.name")
+    command = attributes.get(COMMAND_NAME)
     if command is not None:
         return "command", str(command)
     if "http.request.method" in attributes or "http.method" in attributes:
@@ -130,22 +150,22 @@ class AttributionProcessor(OnEndingProcessor):
         self._compare_at = max(n_plus_one_threshold, 3)
         meter = meter_provider.get_meter("otel_trainerhub")
         self._db_time = meter.create_histogram(
-            "trainerhub.request.db.duration",
+            REQUEST_DB_DURATION,
             unit="s",
             description="Database time per request, task or command, by route",
             explicit_bucket_boundaries_advisory=[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         )
         self._db_queries = meter.create_histogram(
-            "trainerhub.request.db.queries",
+            REQUEST_DB_QUERIES,
             unit="{query}",
             description="Database queries per request, task or command, by route",
             explicit_bucket_boundaries_advisory=[0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144],
         )
         self._slow = meter.create_counter(
-            "trainerhub.slow", unit="{request}", description="Requests and tasks over the slow threshold, by route"
+            SLOW, unit="{request}", description="Requests and tasks over the slow threshold, by route"
         )
         self._n_plus_one_found = meter.create_counter(
-            "trainerhub.n_plus_one", unit="{request}", description="Requests and tasks with an N+1 query pattern, by route"
+            N_PLUS_ONE, unit="{request}", description="Requests and tasks with an N+1 query pattern, by route"
         )
 
     # -- span lifecycle --
@@ -232,30 +252,30 @@ class AttributionProcessor(OnEndingProcessor):
         attributes = span_attribute_dict(span)
         kind, route = _route(attributes)
         found: dict[str, Any] = {
-            "trainerhub.db.query_count": state.db_count,
-            "trainerhub.db.duration_ms": state.db_ns / 1e6,
-            "trainerhub.db.duration_ratio": state.db_ns / duration_ns if duration_ns > 0 else 0.0,
-            "trainerhub.cache.command_count": state.cache_count,
-            "trainerhub.cache.duration_ms": state.cache_ns / 1e6,
-            "trainerhub.http_client.request_count": state.http_count,
-            "trainerhub.http_client.duration_ms": state.http_ns / 1e6,
+            DB_QUERY_COUNT: state.db_count,
+            DB_DURATION_MS: state.db_ns / 1e6,
+            DB_DURATION_RATIO: state.db_ns / duration_ns if duration_ns > 0 else 0.0,
+            CACHE_COMMAND_COUNT: state.cache_count,
+            CACHE_DURATION_MS: state.cache_ns / 1e6,
+            HTTP_CLIENT_REQUEST_COUNT: state.http_count,
+            HTTP_CLIENT_DURATION_MS: state.http_ns / 1e6,
         }
-        metric_attributes = {"trainerhub.root.kind": kind, "trainerhub.route": route}
+        metric_attributes = {ROOT_KIND: kind, ROUTE: route}
         n_plus_one = self._worst_repeat(fingerprints)
         loop_source = innermost_source = None
         if n_plus_one is not None:
             statement, count = n_plus_one
-            found["trainerhub.n_plus_one.count"] = count
-            found["trainerhub.n_plus_one.statement"] = statement
+            found[N_PLUS_ONE_COUNT] = count
+            found[N_PLUS_ONE_STATEMENT] = statement
             source = state.n_plus_one_source.get(statement)
             if source:
                 loop_source, innermost_source = source
-                found["trainerhub.n_plus_one.source"], found["trainerhub.n_plus_one.innermost_source"] = source
+                found[N_PLUS_ONE_SOURCE], found[N_PLUS_ONE_INNERMOST] = source
             self._n_plus_one_found.add(1, metric_attributes)
         # Requests and tasks have a latency budget; a management command (a migration) has none.
         slow = kind != "command" and duration_ns > self._slow_route_ns.get(route, self._slow_ns)
         if slow:
-            found["trainerhub.slow"] = True
+            found[SLOW] = True
             self._slow.add(1, metric_attributes)
         # The SDK froze the attributes just before _on_ending; the exported span shares them.
         set_frozen_attributes(span_attributes(span), found)

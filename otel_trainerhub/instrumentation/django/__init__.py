@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
+from otel_trainerhub.attributes import COMMAND_NAME, TRAINER_ID
 from otel_trainerhub import _sdk, patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
@@ -82,7 +83,7 @@ def _response_hook(span: Span, request: Any, response: Any) -> None:
             span.set_attribute("user.id", str(user.pk))
         trainer = trainer_id_of(request, user)
         if trainer is not None:
-            span.set_attribute("trainerhub.trainer.id", str(trainer))
+            span.set_attribute(TRAINER_ID, str(trainer))
     except Exception:  # a hook must never fail the request (STYLE §3)
         swallowed("django response hook")
 
@@ -101,7 +102,7 @@ def _traced_command(wrapped: Callable[..., Any], instance: Any, args: Sequence[A
     if _context is None or name in _LONG_RUNNING_COMMANDS:
         return wrapped(*args, **kwargs)
     tracer = _context.tracer_provider.get_tracer("otel_trainerhub.django.command")
-    with tracer.start_as_current_span(f"manage.py {name}", attributes={"trainerhub.command.name": name}):
+    with tracer.start_as_current_span(f"manage.py {name}", attributes={COMMAND_NAME: name}):
         return wrapped(*args, **kwargs)
 
 
