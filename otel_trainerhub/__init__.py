@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from otel_trainerhub.settings import ConfigError, Settings, load_settings
@@ -36,6 +36,7 @@ def configure(
     span_processors: Sequence[Any] = (),
     metric_readers: Sequence[Any] = (),
     id_generator: Any = None,
+    clock: Callable[[], int] | None = None,
     **options: Any,
 ) -> Settings:
     """Set up tracing, metrics, logging and instrumentation for this process.
@@ -44,7 +45,9 @@ def configure(
     ``slow_request_threshold=``) beat environment variables, which beat defaults; both are
     validated alike, and a value that cannot be used raises :class:`ConfigError` naming it.
     ``span_processors`` (run after ours, before the exporters: an in-memory exporter in a
-    test), ``metric_readers`` and ``id_generator`` go to the SDK providers as given.
+    test), ``metric_readers`` and ``id_generator`` go to the SDK providers as given;
+    ``clock`` (nanoseconds since the epoch, for tests) times every span and span event
+    until :func:`shutdown`.
     Calling it again is a no-op that returns the settings already in force. After
     :func:`shutdown` it raises ``RuntimeError``: OpenTelemetry's global tracer and meter
     providers can be set once per process, so a second set-up could not reach the spans
@@ -76,6 +79,10 @@ def configure(
             init_sentry(settings)
             _state = _State(settings, None, [])
             return settings
+        if clock is not None:
+            from otel_trainerhub import _sdk, patches
+
+            patches.replace(*_sdk.set_span_clock(clock), clock)
         pipelines = _build_pipelines(settings, tuple(span_processors), tuple(metric_readers), id_generator)
         otlp_handler = None
         if pipelines.logger_provider is not None:

@@ -42,6 +42,7 @@ __all__ = [
     "replace_status",
     "reset_reader_export_lock",
     "set_frozen_attributes",
+    "set_span_clock",
     "span_attribute_dict",
     "span_attributes",
     "span_events",
@@ -184,6 +185,16 @@ def django_request_keys() -> tuple[str, str]:
         return _DjangoMiddleware._environ_span_key, _DjangoMiddleware._environ_duration_attr_key
     except AttributeError as error:
         raise _mismatch([f"_DjangoMiddleware.{error.name}"], "opentelemetry-instrumentation-django") from None
+
+
+def set_span_clock(clock: Callable[[], int]) -> tuple[Any, str]:
+    """Where the SDK reads the time for span start, end and event timestamps (``time_ns``, a
+    global of ``opentelemetry.sdk.trace``): the (module, name) to replace with ``clock``."""
+    import opentelemetry.sdk.trace as sdk_trace
+
+    if not callable(getattr(sdk_trace, "time_ns", None)):
+        raise _mismatch(["opentelemetry.sdk.trace.time_ns"], "opentelemetry-sdk")
+    return sdk_trace, "time_ns"
 
 
 def encode_no_logs() -> bytes:

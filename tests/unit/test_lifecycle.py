@@ -233,3 +233,59 @@ def test_shutdown_removes_the_otlp_log_handler_with_its_provider(tmp_path: Path)
         tmp_path,
     )
     assert result.stdout.strip().splitlines()[-1] == "ok"
+
+
+def test_configure_takes_test_processors_readers_ids_and_a_clock(tmp_path: Path) -> None:
+    # A test sees exactly what configure() builds, deterministically: fixed ids, a clock that
+    # moves only when told, an in-memory span exporter and metric reader beside ours.
+    result = run(
+        """
+        import json
+        import otel_trainerhub
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+        class Counting(IdGenerator):
+            def __init__(self): self.n = 0
+            def generate_span_id(self): self.n += 1; return self.n
+            def generate_trace_id(self): return 0xABC
+
+        now = [1_700_000_000_000_000_000]
+        exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+        otel_trainerhub.configure(
+            span_processors=[SimpleSpanProcessor(exporter)], metric_readers=[reader], id_generator=Counting(),
+            clock=lambda: now[0], slow_request_threshold=5.0, metric_export_interval_ms=3_600_000,
+        )
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+        tracer = trace.get_tracer("case")
+        with tracer.start_as_current_span("GET /bookings/", kind=SpanKind.SERVER, attributes={"http.route": "bookings/"}):
+            now[0] += 2_000_000_000
+            with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql", "db.statement": "SELECT 1"}):
+                now[0] += 3_000_000_000
+            now[0] += 1_000_000_000
+        import time as real_time
+        finished = {s.name: s for s in exporter.get_finished_spans()}
+        root, child = finished["GET /bookings/"], finished["SELECT"]
+        slow = [p for m in reader.get_metrics_data().resource_metrics[0].scope_metrics for x in m.metrics if x.name == "trainerhub.slow" for p in x.data.data_points]
+        otel_trainerhub.shutdown()
+        import opentelemetry.sdk.trace as sdk_trace
+        print(json.dumps({
+            "ids": [root.context.trace_id, root.context.span_id, child.context.span_id, child.parent.span_id],
+            "root_ns": root.end_time - root.start_time, "child_ns": child.end_time - child.start_time,
+            "ratio": root.attributes["trainerhub.db.duration_ratio"], "db_ms": root.attributes["trainerhub.db.duration_ms"],
+            "slow": root.attributes.get("trainerhub.slow"), "slow_points": [(dict(p.attributes), p.value) for p in slow],
+            "clock_restored": sdk_trace.time_ns is real_time.time_ns,
+        }))
+        """,
+        tmp_path,
+    )
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["ids"] == [0xABC, 1, 2, 1]
+    assert (seen["root_ns"], seen["child_ns"]) == (6_000_000_000, 3_000_000_000)
+    assert (seen["ratio"], seen["db_ms"]) == (0.5, 3000.0)
+    assert seen["slow"] is True  # 6 s against the 5 s threshold, without sleeping
+    assert seen["slow_points"] == [[{"trainerhub.root.kind": "request", "trainerhub.route": "bookings/"}, 1]]
+    assert seen["clock_restored"] is True
