@@ -31,8 +31,22 @@ _log = logging.getLogger("otel_trainerhub.sentry")
 _initialised = False
 
 
+# What Django's ASGI handler raises when an ASGI server (uvicorn's default --lifespan auto)
+# probes for lifespan support: the server's expected answer that Django has none, not an
+# error of the application; sentry-sdk's ASGI middleware would report one per worker boot.
+_LIFESPAN_PROBE = "Django can only handle ASGI/HTTP connections, not lifespan"
+
+
+def _is_lifespan_probe(hint: dict[str, Any]) -> bool:
+    exc_info = hint.get("exc_info") if isinstance(hint, dict) else None
+    error = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else None
+    return type(error) is ValueError and str(error).startswith(_LIFESPAN_PROBE)
+
+
 def _redact_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     try:
+        if _is_lifespan_probe(hint):
+            return None
         event_id = event.get("event_id")
         span = trace.get_current_span()
         if event_id and span.is_recording():

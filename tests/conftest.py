@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.otlp import OtlpReceiver
-from tests.support.stack import DATABASE_URL, REDIS_URL, ROOT, base_env, manage
+from tests.support.stack import DATABASE_URL, REDIS_URL, ROOT, Proc, base_env, manage, start_gunicorn
 
 
 def _require_services() -> None:
@@ -107,3 +108,10 @@ def sandbox() -> Iterator[str]:
     server = serve(0, latency=0.005)
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def serve(request: pytest.FixtureRequest) -> Callable[..., tuple[Proc, str]]:
+    """``start_gunicorn`` serving the fixture over WSGI (sync workers) and over ASGI (uvicorn's
+    worker class): a test that takes it makes each of its assertions on both."""
+    return functools.partial(start_gunicorn, asgi=request.param == "asgi")

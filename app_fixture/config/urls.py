@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from apps.analytics import views as analytics
 from apps.bookings import views as bookings
+from apps.core import async_views
 from apps.core import views as core
 from apps.payments import views as payments
 from apps.trainers import views as trainers
@@ -17,5 +18,10 @@ urlpatterns = [
     path("api/payments/<int:booking_id>/capture/", payments.capture, name="payment-capture"),
     path("api/subscriptions/", payments.subscribe, name="subscribe"),
     path("api/reports/revenue/", analytics.revenue_report, name="revenue-report"),
+    path("api/async/trainers/", async_views.trainers, name="async-trainers"),
+    path("api/async/interleaved/", async_views.interleaved, name="async-interleaved"),
+    path("api/async/fail/", async_views.fail, name="async-fail"),
+    path("api/stream/", async_views.stream, name="stream"),
+    path("api/async/stream/", async_views.async_stream, name="async-stream"),
     path("", include("otel_trainerhub.health.urls")),
 ]

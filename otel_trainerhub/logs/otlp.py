@@ -14,7 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from otel_trainerhub.logs.setup import _SHARED, _dumps, redact
+from otel_trainerhub.logs.setup import _SHARED, _dumps, drop_console_fields, redact
 
 __all__ = ["OtlpLogHandler"]
 
@@ -30,7 +30,7 @@ _FINISH: list[Any] = [
     structlog.processors.format_exc_info,
     redact,
 ]
-_FOREIGN: list[Any] = [*_SHARED, structlog.stdlib.ExtraAdder()]
+_FOREIGN: list[Any] = [*_SHARED, structlog.stdlib.ExtraAdder(), drop_console_fields]
 _OWN_PIPELINE = ("opentelemetry", "otel_trainerhub.export", "urllib3", "grpc")
 
 

@@ -35,10 +35,13 @@ _OWN_KEYS = frozenset(
     {"timestamp", "levelname", "name", "trace_id", "span_id", "request_id", "task_id", "task_name", "user_id", "trainer_id",
      "duration_ms", "status_code", "method", "db_queries", "db_time", "pid"}
 )
-# Logger names whose console handlers other set-ups (Django's, gunicorn's) install: ours
+# Logger names whose console handlers other set-ups (Django's, gunicorn's, uvicorn's) install: ours
 # replace those (one format on stdout); their other handlers (Django's AdminEmailHandler that
 # mails 500s to ADMINS, a file of the project's) are the host's, and stay.
-_TAKEN_OVER = ("django", "django.server", "django.request", "celery", "gunicorn.error", "gunicorn.access")
+_TAKEN_OVER = (
+    "django", "django.server", "django.request", "celery", "gunicorn.error", "gunicorn.access",
+    "uvicorn", "uvicorn.error", "uvicorn.access", "daphne", "daphne.server", "daphne.http_protocol",
+)
 
 _configured: Settings | None = None
 _handlers: list[logging.Handler] = []
@@ -122,6 +125,14 @@ _SHARED: list[Any] = [
 
 
 _NOT_STRUCTLOG = object()
+# Extras meant for a terminal only: uvicorn's message again with ANSI colour codes.
+_CONSOLE_FIELDS = ("color_message",)
+
+
+def drop_console_fields(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in _CONSOLE_FIELDS:
+        event_dict.pop(key, None)
+    return event_dict
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
@@ -167,7 +178,7 @@ def json_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormat
         else structlog.dev.ConsoleRenderer(event_key="message", timestamp_key="timestamp", colors=False)
     )
     return _Formatter(
-        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder(), drop_console_fields],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,

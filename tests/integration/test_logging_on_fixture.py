@@ -42,21 +42,21 @@ def _otlp_log_records(receiver: OtlpReceiver) -> list[dict[str, Any]]:
     return out
 
 
-def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
+def test_request_and_task_logs(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path, serve) -> None:
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox, LOG_TRUSTED_PROXY_HEADER="X-Forwarded-For",
                    OTEL_TRAINERHUB_OTLP_LOG_LEVEL="INFO")
-    gunicorn, url = start_gunicorn(env, log_dir, workers=2)
+    gunicorn, url = serve(env, log_dir, workers=2)
     worker = start_celery(env, log_dir, concurrency=1)
     try:
         status, body, headers = http("GET", f"{url}/api/trainers/", headers={"X-Request-ID": "req-from-lb-42", "User-Agent": "pytest-agent/1.0", "X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
         assert status == 200 and headers["X-Request-ID"] == "req-from-lb-42"
         service = json.loads(body)["trainers"][0]["services"][0]["id"]
-        status, _, headers = http("POST", f"{url}/api/bookings/", token="client-3", body={"service": service, "starts_at": "2033-02-01T08:00:00+00:00"})
+        status, _, headers = http("POST", f"{url}/api/bookings/", token="client-3", body={"service": service, "starts_at": f"2033-02-{1 + 10 * serve.keywords['asgi']:02d}T08:00:00+00:00"})
         assert status == 201
         generated_request_id = headers["X-Request-ID"]
         assert len(generated_request_id) == 32
         # Planted secrets: in the body, the query string, headers, an exception message.
-        http("POST", f"{url}/api/users/register/?token=tok_live_query", body={"username": "leaky", "password": "hunter2-secret", "email": "ana.leak@example.com"},
+        http("POST", f"{url}/api/users/register/?token=tok_live_query", body={"username": f"leaky-{serve.keywords['asgi']}", "password": "hunter2-secret", "email": "ana.leak@example.com"},
              headers={"Authorization": "Bearer sk_live_header", "Cookie": "sessionid=sessionid-cookie-value"})
         assert http("POST", f"{url}/api/subscriptions/", token="client-3", body={"plan": "pro", "card_number": "4111 1111 1111 111x"})[0] == 500
         assert http("POST", f"{url}/api/subscriptions/", token="client-3", body={"plan": "pro", "card_number": "4000 0000 0000 0002"})[0] == 402

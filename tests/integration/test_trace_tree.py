@@ -52,13 +52,13 @@ def _service_id(url: str, receiver: OtlpReceiver) -> int:
     return int(json.loads(body)["trainers"][0]["services"][0]["id"])
 
 
-def test_booking_request_and_its_task_form_one_trace(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
+def test_booking_request_and_its_task_form_one_trace(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path, serve) -> None:
     env = _env(receiver.start_http(), sandbox)
-    gunicorn, url = start_gunicorn(env, log_dir)
+    gunicorn, url = serve(env, log_dir)
     worker = start_celery(env, log_dir)
     try:
         service = _service_id(url, receiver)
-        booking_id = _create_booking(url, "client-1", service, 3)
+        booking_id = _create_booking(url, "client-1", service, 3 + serve.keywords["asgi"])
 
         def complete(spans: list[Span]) -> bool:
             runs = [s for s in spans if s.name == f"run/{TASK}"]
@@ -122,9 +122,9 @@ def test_booking_request_and_its_task_form_one_trace(seeded_database, clean_redi
         assert "Overriding of current" not in proc.output(), proc.output()[-2000:]
 
 
-def test_health_probes_are_not_traced(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
+def test_health_probes_are_not_traced(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path, serve) -> None:
     env = _env(receiver.start_http(), sandbox)
-    gunicorn, url = start_gunicorn(env, log_dir, workers=1)
+    gunicorn, url = serve(env, log_dir, workers=1)
     try:
         for path in ("/health/", "/liveness/"):
             status, _, _ = http("GET", url + path)

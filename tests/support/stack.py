@@ -122,8 +122,17 @@ class Proc:
 
 
 def start_gunicorn(
-    env: dict[str, str], log_dir: Path, *, workers: int = 3, max_requests: int = 0, name: str = "gunicorn", ready_path: str = "/liveness/"
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    workers: int = 3,
+    max_requests: int = 0,
+    name: str = "gunicorn",
+    ready_path: str = "/liveness/",
+    asgi: bool = False,
 ) -> tuple[Proc, str]:
+    """The fixture under gunicorn (--preload): sync workers on config.wsgi, or with
+    ``asgi`` uvicorn's worker class on config.asgi (the same process tree, served async)."""
     port = free_port()
     argv = [
         str(BIN / "gunicorn"),
@@ -132,7 +141,7 @@ def start_gunicorn(
         "--workers", str(workers),
         "--max-requests", str(max_requests),
         "--preload",
-        "config.wsgi",
+        *(["--worker-class", "uvicorn.workers.UvicornWorker", "config.asgi:application"] if asgi else ["config.wsgi"]),
     ]
     proc = Proc(name, argv, env, log_dir)
     url = f"http://127.0.0.1:{port}"

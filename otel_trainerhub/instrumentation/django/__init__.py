@@ -23,6 +23,7 @@ from otel_trainerhub.instrumentation.base import InstrumentationContext, support
 from otel_trainerhub.instrumentation.django import middleware, routes
 from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
+from otel_trainerhub.instrumentation.django.streaming import defer_end_until_streamed
 from otel_trainerhub.settings import Settings
 
 __all__ = ["instrument", "server_metrics_provider", "uninstrument"]
@@ -84,6 +85,7 @@ def _response_hook(span: Span, request: Any, response: Any) -> None:
         trainer = trainer_id_of(request, user)
         if trainer is not None:
             span.set_attribute(TRAINER_ID, str(trainer))
+        defer_end_until_streamed(span, response)
     except Exception:  # a hook must never fail the request (STYLE §3)
         swallowed("django response hook")
 

@@ -1,0 +1,129 @@
+"""Streaming responses: the server span lasts as long as the response does.
+
+contrib's middleware ends the server span when the view returns its response; for a
+``StreamingHttpResponse`` (or a ``FileResponse``) that is before a byte has been sent, and
+whatever the stream's iterator does (SQL, cache, outbound HTTP) would land in traces of its
+own. Here the span's end is deferred to when the stream ends, whichever comes first:
+
+- the iterator is exhausted, raises, or is closed (sync and async iterators alike);
+- the response is closed (the WSGI server or Django's ASGI handler closes every response,
+  also one whose client went away before the stream started).
+
+Each step of the iterator runs with the server span current, so its child spans land under
+the request, and attribution counts them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
+
+from otel_trainerhub.contain import contained
+
+__all__ = ["defer_end_until_streamed"]
+
+
+class _Deferred:
+    """The span's real end, run once, at the first of the stream's ends."""
+
+    __slots__ = ("_span", "_end", "_lock", "done")
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+        self._end = span.end
+        self._lock = threading.Lock()
+        self.done = False
+
+    def __call__(self, end_time: int | None = None) -> None:
+        # contrib's activation calls span.end() when the view returns: not yet.
+        pass
+
+    def failed(self, error: Exception) -> None:
+        """The stream raised: the response was cut short, the request failed (as use_span marks it)."""
+        with contained("streaming span status"):
+            self._span.record_exception(error)
+            self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.done = True
+        with contained("streaming span end"):
+            vars(self._span).pop("end", None)  # the class's end() again
+            self._end()
+
+
+def defer_end_until_streamed(span: Span, response: Any) -> None:
+    """For a streaming ``response``: end ``span`` when the stream ends, not now."""
+    if not getattr(response, "streaming", False) or not hasattr(span, "__dict__"):
+        return
+    deferred = _Deferred(span)
+    context = set_span_in_context(span)
+    original = response.streaming_content
+    if getattr(response, "is_async", False):
+        response.streaming_content = _async_stream(original, context, deferred)
+    else:
+        response.streaming_content = _stream(original, context, deferred)
+    close = response.close
+
+    def closing() -> None:
+        try:
+            close()
+        finally:
+            deferred.finish()
+
+    response.close = closing
+    span.end = deferred  # type: ignore[method-assign]
+
+
+def _stream(content: Iterator[bytes], context: Any, deferred: _Deferred) -> Iterator[bytes]:
+    try:
+        while True:
+            token = context_api.attach(context)
+            try:
+                chunk = next(content)
+            except StopIteration:
+                return
+            except Exception as error:
+                deferred.failed(error)
+                raise
+            finally:
+                context_api.detach(token)
+            yield chunk
+    finally:
+        close = getattr(content, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            deferred.finish()
+
+
+async def _async_stream(content: AsyncIterator[bytes], context: Any, deferred: _Deferred) -> AsyncIterator[bytes]:
+    iterator = content.__aiter__()
+    try:
+        while True:
+            # An async generator step runs in the awaiting task's context: attach around it.
+            token = context_api.attach(context)
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except Exception as error:
+                deferred.failed(error)
+                raise
+            finally:
+                context_api.detach(token)
+            yield chunk
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        try:
+            if aclose is not None:
+                await aclose()
+        finally:
+            deferred.finish()
