@@ -74,6 +74,7 @@ def configure(
         from otel_trainerhub.sentry import init_sentry
 
         fork.connect_celery_child_exit(settings.shutdown_timeout)
+        fork.connect_uvicorn_shutdown(settings.shutdown_timeout)
         if settings.sdk_disabled:
             configure_logging(settings)
             init_sentry(settings)

@@ -144,20 +144,33 @@ def start_gunicorn(
         *(["--worker-class", "uvicorn.workers.UvicornWorker", "config.asgi:application"] if asgi else ["config.wsgi"]),
     ]
     proc = Proc(name, argv, env, log_dir)
+    url = _serving(proc, port, ready_path)
+    proc.wait_for_output("Booting worker", 10)
+    return proc, url
+
+
+def start_uvicorn(env: dict[str, str], log_dir: Path, *, name: str = "uvicorn", ready_path: str = "/liveness/") -> tuple[Proc, str]:
+    """The fixture's config.asgi under uvicorn itself (one process, one event loop)."""
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "config.asgi:application"]
+    proc = Proc(name, argv, env, log_dir)
+    return proc, _serving(proc, port, ready_path)
+
+
+def _serving(proc: Proc, port: int, ready_path: str) -> str:
+    """The server's URL once ``ready_path`` answers 200 (30 s at most)."""
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
             with urllib.request.urlopen(url + ready_path, timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return url
         except OSError:
             pass
         if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not start:\n{proc.output()[-4000:]}")
+            raise RuntimeError(f"{proc.name} did not start:\n{proc.output()[-4000:]}")
         time.sleep(0.2)
-    proc.wait_for_output("Booting worker", 10)
-    return proc, url
 
 
 def start_celery(

@@ -20,7 +20,7 @@ from otel_trainerhub.attributes import COMMAND_NAME, TRAINER_ID
 from otel_trainerhub import _sdk, patches
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
-from otel_trainerhub.instrumentation.django import middleware, routes
+from otel_trainerhub.instrumentation.django import hops, middleware, routes
 from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
 from otel_trainerhub.instrumentation.django.streaming import defer_end_until_streamed
@@ -147,6 +147,8 @@ def _install() -> None:
     _span_key, _duration_key = _sdk.django_request_keys()
     patches.wrap(_CONTRIB_MIDDLEWARE, "_DjangoMiddleware.process_view", _named_by_route)
     patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
+    if _context.settings.performance_monitoring_enabled:
+        hops.remember_awaiting_frames()
     _instrumented = True
 
 
