@@ -3,6 +3,7 @@ alternatives users would pick, on the same PostgreSQL, Redis and gunicorn.
 
     .venv/bin/python benchmarks/load.py                 # about 15 minutes; benchmarks/results/load.{json,md,png}
     .venv/bin/python benchmarks/load.py --duration 5 --rounds 2 --variants baseline,otel_trainerhub
+    .venv/bin/python benchmarks/load.py --server asgi --tasks 0   # served by gunicorn's uvicorn worker: results/load-asgi.*
 
 Variants, each in its own processes (gunicorn, one sync worker, ``--preload``):
 
@@ -264,9 +265,13 @@ def _ms(value: str, unit: str) -> float:
 # --- the runs -------------------------------------------------------------------------------
 
 
+SERVER = "wsgi"  # or "asgi": config.asgi under gunicorn's uvicorn worker class (--server)
+
+
 def start_app(variant: str) -> Proc:
     env = variant_env(variant)
-    gunicorn = [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{APP_PORT}", "--workers", "1", "config.wsgi"]
+    app = ["--worker-class", "uvicorn.workers.UvicornWorker", "config.asgi:application"] if SERVER == "asgi" else ["config.wsgi"]
+    gunicorn = [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{APP_PORT}", "--workers", "1", *app]
     argv = [str(BIN / "opentelemetry-instrument"), *gunicorn] if variant == "stock" else gunicorn
     proc = Proc(f"gunicorn-{variant}", argv, env)
     try:
@@ -425,7 +430,8 @@ def write_report(rows: list[dict[str, Any]], celery: list[dict[str, Any]], runs:
     base_tasks = next((c["tasks_per_s"] for c in celery_rows if c["variant"] == "baseline"), None)
     for c in celery_rows:
         c["ratio"] = c["tasks_per_s"] / base_tasks if base_tasks else None
-    (RESULTS / "load.json").write_text(json.dumps({"meta": meta, "http": rows, "celery": celery_rows, "runs": [r.__dict__ for r in runs], "celery_runs": celery}, indent=2))
+    stem = "load" if SERVER == "wsgi" else f"load-{SERVER}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "http": rows, "celery": celery_rows, "runs": [r.__dict__ for r in runs], "celery_runs": celery}, indent=2))
     lines = [
         f"# Load benchmark ({meta['date']}, {meta['cpu']}, Python {meta['python']})",
         "",
@@ -450,9 +456,9 @@ def write_report(rows: list[dict[str, Any]], celery: list[dict[str, Any]], runs:
         lines += ["", "Celery: a prefork worker (2 processes) working off queued booking confirmations (DB, e-mail call, cache), start-up included:", "",
                   "| variant | tasks/s | × baseline |", "| --- | ---: | ---: |"]
         lines += [f"| {c['variant']} | {c['tasks_per_s']:.1f} | {fmt(c['ratio'])} |" for c in celery_rows]
-    (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    plot(rows, RESULTS / "load.png", meta)
+    plot(rows, RESULTS / f"{stem}.png", meta)
 
 
 def plot(rows: list[dict[str, Any]], path: Path, meta: dict[str, Any]) -> None:
@@ -473,7 +479,8 @@ def plot(rows: list[dict[str, Any]], path: Path, meta: dict[str, Any]) -> None:
         ax.set_xticks([x + width * (len(variants) - 1) / 2 for x in range(len(endpoints))], endpoints)
         ax.set_title(title)
         ax.legend()
-    fig.suptitle(f"TrainerHub fixture under wrk, one gunicorn worker ({meta['date'][:10]}, {meta['cpu']})", fontsize=10)
+    worker = "uvicorn worker (ASGI)" if SERVER == "asgi" else "sync worker"
+    fig.suptitle(f"TrainerHub fixture under wrk, one gunicorn {worker} ({meta['date'][:10]}, {meta['cpu']})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -493,7 +500,10 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=6.0, help="seconds for the exporters' batches to arrive after a run")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--tasks", type=int, default=600, help="Celery tasks per run (0: skip the Celery benchmark)")
+    parser.add_argument("--server", choices=("wsgi", "asgi"), default="wsgi", help="sync workers on config.wsgi, or uvicorn workers on config.asgi")
     args = parser.parse_args()
+    global SERVER
+    SERVER = args.server
     variants = args.variants.split(",")
     unknown = set(variants) - set(VARIANTS)
     if unknown or "baseline" not in variants:
@@ -518,7 +528,7 @@ def main() -> int:
         "python": platform.python_version(),
         "command": "python benchmarks/load.py " + " ".join(sys.argv[1:]),
         "method": (f"wrk -t1 -c{args.connections}, {args.duration:g} s per endpoint per round, {args.rounds} rounds with the variants interleaved "
-                   "in rotating order, medians; gunicorn with one sync worker (--preload) on PostgreSQL and Redis on the same machine; "
+                   f"in rotating order, medians; gunicorn with one {'uvicorn (ASGI)' if SERVER == 'asgi' else 'sync'} worker (--preload) on PostgreSQL and Redis on the same machine; "
                    "CPU is the gunicorn processes' user+system time; spans per request as received by the sink"),
     }
     write_report(summarise(runs), celery, runs, meta)
