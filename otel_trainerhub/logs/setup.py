@@ -23,7 +23,7 @@ import orjson
 import structlog
 from opentelemetry import trace
 
-from otel_trainerhub.logs import limits
+from otel_trainerhub.logs import limits, servers
 from otel_trainerhub.parsing import ConfigError
 from otel_trainerhub.redaction import redact_value
 from otel_trainerhub.settings import Settings
@@ -238,6 +238,7 @@ def configure_logging(settings: Settings, otlp_handler: logging.Handler | None =
     limits.install()
     # Python's warnings become JSON lines (logger py.warnings) like everything else.
     logging.captureWarnings(True)
+    servers.route_server_output()
     reapply()
 
 

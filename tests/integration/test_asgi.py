@@ -1,4 +1,4 @@
-"""The fixture served by uvicorn (config.asgi, one event loop): async views and the async ORM,
+"""The fixture served by uvicorn and daphne (config.asgi, one event loop): async views and the async ORM,
 requests interleaving on the loop, streaming responses, a client that leaves mid-stream,
 uvicorn's own log lines, and the flush at shutdown. Real PostgreSQL and Redis; spans over
 OTLP/HTTP to a receiver in this process. (The WSGI tests of trace trees, attribution, logging
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.otlp import OtlpReceiver, Span, children, trace_of
-from tests.support.stack import base_env, http, start_gunicorn, start_uvicorn
+from tests.support.stack import base_env, http, start_asgi, start_gunicorn
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +41,17 @@ def _json_lines(lines: list[str]) -> list[dict]:
     return records
 
 
-def test_async_views_and_the_async_orm_are_traced_like_sync_ones(seeded_database, clean_redis, receiver: OtlpReceiver, log_dir: Path) -> None:
+ASGI_SERVERS = ("uvicorn", "daphne")
+
+
+@pytest.mark.parametrize("server", ASGI_SERVERS)
+def test_async_views_and_the_async_orm_are_traced_like_sync_ones(server: str, seeded_database, clean_redis, receiver: OtlpReceiver, log_dir: Path) -> None:
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), SLOW_REQUEST_THRESHOLD="5")
-    uvicorn, url = start_uvicorn(env, log_dir)
+    uvicorn, url = start_asgi(env, log_dir, server=server)
     try:
         status, body, headers = http("GET", f"{url}/api/async/trainers/", headers={"X-Request-ID": "asgi-req-1"})
-        assert status == 200 and headers["X-Request-ID"] == "asgi-req-1"
+        # (daphne sends header names in lower case)
+        assert status == 200 and {k.lower(): v for k, v in headers.items()}["x-request-id"] == "asgi-req-1"
         trainers = len(json.loads(body)["trainers"])
         assert http("GET", f"{url}/api/async/fail/")[0] == 500
         assert http("GET", f"{url}/api/bookings/", token="client-1")[0] == 200
@@ -70,20 +75,25 @@ def test_async_views_and_the_async_orm_are_traced_like_sync_ones(seeded_database
     # A sync view behind the token middleware, served async: the user is on the span.
     assert _server(spans, "GET api/bookings/").attributes["user.id"]
 
-    # Every line is JSON, uvicorn's own included; the request's lines carry its trace.
+    # Every line is JSON, the server's own included (daphne's access log too, which it
+    # writes without logging); the request's lines carry its trace.
     records = _json_lines(uvicorn.stdout_lines())
-    assert any(r["name"] == "uvicorn.error" and r["message"].startswith("Started server process") for r in records)
+    started = {"uvicorn": ("uvicorn.error", "Started server process"), "daphne": ("daphne.cli", "Starting server at")}[server]
+    assert any(r["name"] == started[0] and r["message"].startswith(started[1]) for r in records), records[:5]
     assert not any("color_message" in r for r in records)
     mine = [r for r in records if r.get("request_id") == "asgi-req-1"]
-    assert {r["name"] for r in mine} >= {"otel_trainerhub.request", "otel_trainerhub.performance", "uvicorn.access"}
+    assert {r["name"] for r in mine} >= {"otel_trainerhub.request", "otel_trainerhub.performance"}
     assert all(r["trace_id"] == directory.trace_id for r in mine)
-    access = next(r for r in mine if r["name"] == "uvicorn.access")
-    assert "GET /api/async/trainers/" in access["message"]
+    access = [r for r in records if r["name"] == f"{server}.access" and "GET /api/async/trainers/" in r["message"]]
+    assert len(access) == 1, [r for r in records if r["name"].endswith("access")]
+    if server == "uvicorn":  # uvicorn logs it inside the request's context
+        assert access[0]["request_id"] == "asgi-req-1" and access[0]["trace_id"] == directory.trace_id
+    assert not uvicorn.err_path.read_text().strip(), uvicorn.err_path.read_text()[-2000:]
 
 
 def test_requests_interleaving_on_one_event_loop_keep_their_own_counts(seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http())
-    uvicorn, url = start_uvicorn(env, log_dir)
+    uvicorn, url = start_asgi(env, log_dir)
     wanted = {"few": 3, "many": 9}
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -109,7 +119,7 @@ def test_requests_interleaving_on_one_event_loop_keep_their_own_counts(seeded_da
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn-sync"])
 def test_a_streaming_response_is_one_span_for_the_whole_stream(server: str, seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http())
-    proc, url = start_uvicorn(env, log_dir) if server == "uvicorn" else start_gunicorn(env, log_dir, workers=1)
+    proc, url = start_asgi(env, log_dir) if server == "uvicorn" else start_gunicorn(env, log_dir, workers=1)
     paths = {"GET api/stream/": "/api/stream/?chunks=4"}
     if server == "uvicorn":  # an async iterator under WSGI is Django's warning, not a use case
         paths["GET api/async/stream/"] = "/api/async/stream/?chunks=4&pause_ms=100"
@@ -133,7 +143,7 @@ def test_a_streaming_response_is_one_span_for_the_whole_stream(server: str, seed
 
 def test_a_client_leaving_mid_stream_leaves_no_span_open_and_no_error(seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http())
-    uvicorn, url = start_uvicorn(env, log_dir)
+    uvicorn, url = start_asgi(env, log_dir)
     address = urlsplit(url)
     try:
         with socket.create_connection((address.hostname, address.port), timeout=10) as client:
@@ -156,10 +166,11 @@ def test_a_client_leaving_mid_stream_leaves_no_span_open_and_no_error(seeded_dat
     assert "Traceback" not in uvicorn.output()
 
 
-def test_uvicorn_flushes_at_shutdown_within_the_bound(seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
+@pytest.mark.parametrize("server", ASGI_SERVERS)
+def test_the_server_flushes_at_shutdown_within_the_bound(server: str, seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
     # A batch delay far longer than the test: only the shutdown flush can deliver these spans.
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT="2")
-    uvicorn, url = start_uvicorn(env, log_dir)
+    uvicorn, url = start_asgi(env, log_dir, server=server)
     for _ in range(5):
         assert http("GET", f"{url}/api/async/trainers/")[0] == 200
     assert not [s for s in receiver.spans() if s.kind == "SERVER"]
@@ -168,5 +179,5 @@ def test_uvicorn_flushes_at_shutdown_within_the_bound(seeded_database, receiver:
     took = time.monotonic() - started
     # uvicorn re-raises the signal it shut down on, once shut down: -SIGTERM is its clean exit.
     assert code in (0, -15), uvicorn.output()[-2000:]
-    assert took < 2.5 + 1.0, took  # the shutdown bound, plus uvicorn's own shutdown
+    assert took < 2.5 + 1.0, took  # the shutdown bound, plus the server's own shutdown
     assert len([s for s in receiver.spans() if s.kind == "SERVER"]) == 5

@@ -149,11 +149,15 @@ def start_gunicorn(
     return proc, url
 
 
-def start_uvicorn(env: dict[str, str], log_dir: Path, *, name: str = "uvicorn", ready_path: str = "/liveness/") -> tuple[Proc, str]:
-    """The fixture's config.asgi under uvicorn itself (one process, one event loop)."""
+def start_asgi(env: dict[str, str], log_dir: Path, *, server: str = "uvicorn", ready_path: str = "/liveness/") -> tuple[Proc, str]:
+    """The fixture's config.asgi under an ASGI server itself (one process, one event loop):
+    ``uvicorn`` or ``daphne``."""
     port = free_port()
-    argv = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "config.asgi:application"]
-    proc = Proc(name, argv, env, log_dir)
+    argv = {
+        "uvicorn": [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "config.asgi:application"],
+        "daphne": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+    }[server]
+    proc = Proc(server, argv, env, log_dir)
     return proc, _serving(proc, port, ready_path)
 
 

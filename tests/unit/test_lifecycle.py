@@ -134,6 +134,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 import celery.apps.worker, redis, requests, urllib3
+import asgiref.sync, daphne.access, uvicorn.server
 from celery import signals as cs
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
@@ -163,6 +164,9 @@ def snapshot():
         "Session.send": id(requests.Session.__dict__["send"]),
         "urlopen": id(urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]),
         "sqlite3.connect": id(sqlite3.connect),
+        "SyncToAsync.__call__": id(asgiref.sync.SyncToAsync.__dict__["__call__"]),
+        "uvicorn Server.shutdown": id(uvicorn.server.Server.__dict__["shutdown"]),
+        "daphne write_entry": id(daphne.access.AccessLogGenerator.__dict__["write_entry"]),
         "MIDDLEWARE": list(settings.MIDDLEWARE),
         "root handlers": [id(h) for h in logging.getLogger().handlers],
         **{f"signal {n}": sorted(str(r[0]) for r in s.receivers if ours(r[1])) for n, s in SIGNALS.items()},
@@ -204,7 +208,7 @@ def test_shutdown_undoes_every_patch_and_a_second_configure_is_refused(tmp_path:
         # What configure() patches: every one of these, and all of it undone by shutdown().
         assert set(seen["changed"]) >= {
             "BaseCommand.execute", "CursorTracer.get_statement", "celery safe_say", "celery emit_banner", "Redis.execute_command", "Session.send",
-            "urlopen", "sqlite3.connect", "MIDDLEWARE", "signal request_finished", "signal user_login_failed",
+            "urlopen", "sqlite3.connect", "SyncToAsync.__call__", "uvicorn Server.shutdown", "daphne write_entry", "MIDDLEWARE", "signal request_finished", "signal user_login_failed",
             "signal task_prerun", "signal worker_process_shutdown",
         }, seen
         assert seen["left"] == [] and seen["patches"] == [], seen

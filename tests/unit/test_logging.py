@@ -246,3 +246,25 @@ def test_library_warning_lines_are_rate_limited_and_say_how_many_were_held_back(
     now[0] = 61.0
     first = record()
     assert limit.filter(first) and first.suppressed == 7 and limit.suppressed == 0
+
+
+def test_daphnes_console_access_log_becomes_json_and_a_file_of_the_projects_stays(tmp_path: Path) -> None:
+    access_file = tmp_path / "access.log"
+    result = run(
+        f"""
+        import datetime, sys
+        import otel_trainerhub.auto
+        from daphne.access import AccessLogGenerator
+        when = datetime.datetime(2026, 12, 3, 10, 0, 0)
+        AccessLogGenerator(sys.stdout)(
+            "http", "complete", {{"client": "127.0.0.1:5000", "method": "GET", "path": "/api/x/?token=s3cr3t", "status": 200, "size": 12}}
+        )
+        with open({str(access_file)!r}, "a") as stream:
+            AccessLogGenerator(stream).write_entry(host="127.0.0.1:5001", date=when, request="GET /api/y/", status=404, length=3)
+        """,
+        tmp_path,
+    )
+    (entry,) = [r for r in lines(result.stdout) if r["name"] == "daphne.access"]
+    assert entry["message"] == '127.0.0.1:5000 "GET /api/x/?token=[REDACTED]" 200 12'
+    assert (entry["remote_addr"], entry["status_code"], entry["size"], entry["levelname"]) == ("127.0.0.1:5000", 200, 12, "INFO")
+    assert access_file.read_text() == '127.0.0.1:5001 - - [03/Dec/2026:10:00:00] "GET /api/y/" 404 3\n'
