@@ -166,11 +166,14 @@ def test_a_client_leaving_mid_stream_leaves_no_span_open_and_no_error(seeded_dat
     assert "Traceback" not in uvicorn.output()
 
 
-@pytest.mark.parametrize("server", ASGI_SERVERS)
+@pytest.mark.parametrize("server", [*ASGI_SERVERS, "gunicorn-uvicorn"])
 def test_the_server_flushes_at_shutdown_within_the_bound(server: str, seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
     # A batch delay far longer than the test: only the shutdown flush can deliver these spans.
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT="2")
-    uvicorn, url = start_asgi(env, log_dir, server=server)
+    if server == "gunicorn-uvicorn":  # SIGTERM to the master: each worker flushes its own
+        uvicorn, url = start_gunicorn(env, log_dir, workers=2, asgi=True)
+    else:
+        uvicorn, url = start_asgi(env, log_dir, server=server)
     for _ in range(5):
         assert http("GET", f"{url}/api/async/trainers/")[0] == 200
     assert not [s for s in receiver.spans() if s.kind == "SERVER"]
