@@ -176,13 +176,14 @@ def parent_based_delegates(sampler: ParentBased) -> dict[str, Any]:
     }
 
 
-def django_request_keys() -> tuple[str, str]:
+def django_request_keys() -> tuple[str, str, str]:
     """The ``request.META`` keys under which contrib's Django middleware keeps a request's
-    span and its duration-metric attributes (checked here, not at import: it imports Django)."""
+    span, its duration-metric attributes and the span's activation (the ``use_span`` context
+    manager it entered); checked here, not at import: it imports Django."""
     from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
     try:
-        return _DjangoMiddleware._environ_span_key, _DjangoMiddleware._environ_duration_attr_key
+        return _DjangoMiddleware._environ_span_key, _DjangoMiddleware._environ_duration_attr_key, _DjangoMiddleware._environ_activation_key
     except AttributeError as error:
         raise _mismatch([f"_DjangoMiddleware.{error.name}"], "opentelemetry-instrumentation-django") from None
 

@@ -166,6 +166,31 @@ def test_a_client_leaving_mid_stream_leaves_no_span_open_and_no_error(seeded_dat
     assert "Traceback" not in uvicorn.output()
 
 
+@pytest.mark.parametrize("server", ASGI_SERVERS)
+def test_a_client_leaving_while_the_view_runs_ends_its_span_there(server: str, seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
+    # Django cancels the view; contrib's middleware never sees a response. The span used to
+    # stay open until the process exited (and was then lost to the shutdown).
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http())
+    proc, url = start_asgi(env, log_dir, server=server)
+    address = urlsplit(url)
+    try:
+        with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+            client.sendall(b"GET /api/async/interleaved/?queries=30&pause_ms=100 HTTP/1.1\r\nHost: test\r\n\r\n")
+            # Leave once the view has run a few of its 30 queries (3 s in all).
+            receiver.wait_for(lambda s: len([x for x in s if x.attributes.get("db.system") == "postgresql"]) >= 3)
+        spans = receiver.wait_for(lambda s: any(x.kind == "SERVER" for x in s))
+        assert http("GET", f"{url}/api/ping/")[0] == 200  # still serving
+    finally:
+        proc.stop()
+    (root,) = [s for s in spans if s.kind == "SERVER"]
+    assert root.name == "GET api/async/interleaved/" and root.duration_ms < 2500, root.duration_ms
+    assert [e["name"] for e in root.events] == ["client disconnected"]
+    sql = _sql(trace_of(spans, root.trace_id), root)
+    assert 3 <= root.attributes["trainerhub.db.query_count"] == len(sql) < 30
+    records = _json_lines(proc.stdout_lines())
+    assert not [r for r in records if r["levelname"] in ("ERROR", "CRITICAL") or "ended span" in r["message"]], records[-5:]
+
+
 @pytest.mark.parametrize("server", [*ASGI_SERVERS, "gunicorn-uvicorn"])
 def test_the_server_flushes_at_shutdown_within_the_bound(server: str, seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
     # A batch delay far longer than the test: only the shutdown flush can deliver these spans.

@@ -23,7 +23,7 @@ from otel_trainerhub.instrumentation.base import InstrumentationContext, support
 from otel_trainerhub.instrumentation.django import hops, middleware, routes
 from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
-from otel_trainerhub.instrumentation.django.streaming import defer_end_until_streamed
+from otel_trainerhub.instrumentation.django.streaming import defer_end_until_streamed, end_abandoned_requests
 from otel_trainerhub.settings import Settings
 
 __all__ = ["instrument", "server_metrics_provider", "uninstrument"]
@@ -144,7 +144,8 @@ def _install() -> None:
         position = stack.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in stack else 1
         stack.insert(position, REQUEST_LOGGING_MIDDLEWARE)
     settings.MIDDLEWARE = stack
-    _span_key, _duration_key = _sdk.django_request_keys()
+    _span_key, _duration_key, activation_key = _sdk.django_request_keys()
+    end_abandoned_requests(_span_key, activation_key)
     patches.wrap(_CONTRIB_MIDDLEWARE, "_DjangoMiddleware.process_view", _named_by_route)
     patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
     if _context.settings.performance_monitoring_enabled:

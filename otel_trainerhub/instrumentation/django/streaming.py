@@ -1,4 +1,5 @@
-"""Streaming responses: the server span lasts as long as the response does.
+"""The server span lasts as long as the response does: streaming responses, and ASGI
+requests whose client left before the view returned.
 
 contrib's middleware ends the server span when the view returns its response; for a
 ``StreamingHttpResponse`` (or a ``FileResponse``) that is before a byte has been sent, and
@@ -11,12 +12,20 @@ own. Here the span's end is deferred to when the stream ends, whichever comes fi
 
 Each step of the iterator runs with the server span current, so its child spans land under
 the request, and attribution counts them.
+
+Under ASGI, a client that disconnects while the view runs makes Django cancel the view: no
+response, so contrib's middleware never ends the span (it stayed open until the process
+exited). Django still sends ``request_finished``; the request it finished is kept from
+``ASGIHandler.create_request``, and a span still open on it is ended there, with a
+``client disconnected`` event.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as context_api
@@ -24,7 +33,9 @@ from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
 
 from otel_trainerhub.contain import contained
 
-__all__ = ["defer_end_until_streamed"]
+__all__ = ["defer_end_until_streamed", "end_abandoned_requests"]
+
+_asgi_request: ContextVar[Any] = ContextVar("otel_trainerhub_asgi_request", default=None)
 
 
 class _Deferred:
@@ -127,3 +138,50 @@ async def _async_stream(content: AsyncIterator[bytes], context: Any, deferred: _
                 await aclose()
         finally:
             deferred.finish()
+
+
+def _remember_request(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    request, error_response = wrapped(*args, **kwargs)
+    _asgi_request.set(request)  # in the handler's task: what request_finished runs in on a cancel
+    return request, error_response
+
+
+class _DetachFailureHere(logging.Filter):
+    """Holds back OpenTelemetry's "Failed to detach context" record of this thread only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.thread == threading.get_ident() and record.getMessage().startswith("Failed to detach context"))
+
+
+def end_abandoned_requests(span_key: str, activation_key: str) -> None:
+    """End the server span of an ASGI request whose view was cancelled (undone by shutdown())."""
+    from django.core.signals import request_finished
+
+    from otel_trainerhub import patches
+
+    context_log = logging.getLogger("opentelemetry.context")
+
+    def finished(**_: Any) -> None:
+        request = _asgi_request.get()
+        if request is None:
+            return
+        with contained("abandoned request span"):
+            span = request.META.pop(span_key, None)  # still there: contrib's process_response never ran
+            activation = request.META.pop(activation_key, None)
+            if span is None or activation is None:
+                return
+            if span.is_recording():
+                span.add_event("client disconnected", {"trainerhub.request.abandoned": True})
+            # Leave use_span as contrib would have: it ends the span. Its context token was
+            # made in the cancelled thread's context, which is gone: resetting it can only
+            # fail, and would be logged as an error (here, or when the activation is
+            # collected at exit).
+            hold_back = _DetachFailureHere()
+            context_log.addFilter(hold_back)
+            try:
+                activation.__exit__(None, None, None)
+            finally:
+                context_log.removeFilter(hold_back)
+
+    patches.wrap("django.core.handlers.asgi", "ASGIHandler.create_request", _remember_request)
+    patches.connect(request_finished, finished, "request_finished.abandoned")
