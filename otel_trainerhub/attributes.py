@@ -31,6 +31,9 @@ N_PLUS_ONE_STATEMENT = "trainerhub.n_plus_one.statement"
 N_PLUS_ONE_SOURCE = "trainerhub.n_plus_one.source"
 N_PLUS_ONE_INNERMOST = "trainerhub.n_plus_one.innermost_source"
 
+# On the "client disconnected" event of a server span whose client left before the response.
+REQUEST_ABANDONED = "trainerhub.request.abandoned"
+
 # Metrics, by route (trainerhub.root.kind, trainerhub.route), recorded when a local root ends.
 REQUEST_DB_DURATION = "trainerhub.request.db.duration"
 REQUEST_DB_QUERIES = "trainerhub.request.db.queries"

@@ -31,6 +31,7 @@ from typing import Any
 from opentelemetry import context as context_api
 from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
 
+from otel_trainerhub.attributes import REQUEST_ABANDONED
 from otel_trainerhub.contain import contained
 
 __all__ = ["defer_end_until_streamed", "end_abandoned_requests"]
@@ -171,7 +172,7 @@ def end_abandoned_requests(span_key: str, activation_key: str) -> None:
             if span is None or activation is None:
                 return
             if span.is_recording():
-                span.add_event("client disconnected", {"trainerhub.request.abandoned": True})
+                span.add_event("client disconnected", {REQUEST_ABANDONED: True})
             # Leave use_span as contrib would have: it ends the span. Its context token was
             # made in the cancelled thread's context, which is gone: resetting it can only
             # fail, and would be logged as an error (here, or when the activation is
