@@ -9,7 +9,7 @@ and then runs this module. Components, in start order, on loopback:
 
     node / Redis / PostgreSQL exporters   :9100 :9121 :9187  scraped by the collector
     Prometheus                            :9090              remote-write receiver
-    Jaeger v2 (in-memory)                 :16686 UI and query API, OTLP in on :14317
+    Jaeger v2 (in-memory)                 :16686 web UI (../shared/jaeger-ui/build) and query API, OTLP in on :14317
     Sentry stand-in (without SENTRY_DSN)  :8766              records what Sentry would get
     TrainerHub collector                  :4317 :4318 OTLP, :8888 own metrics, :13133 health
     provider sandbox                      :8765              SendGrid, Twilio, Stripe stand-in
@@ -48,6 +48,17 @@ VENV_BIN = Path(sys.executable).parent
 
 class StackError(RuntimeError):
     pass
+
+
+# The prebuilt Jaeger web UI (third-party, read-only): served from where it is.
+JAEGER_UI_DEFAULT = ROOT.parent / "shared" / "jaeger-ui" / "build"
+
+
+def jaeger_ui_assets() -> Path | None:
+    """The folder of the Jaeger UI's built assets (``JAEGER_UI_ASSETS``, else the shared build),
+    or None when there is none to serve."""
+    folder = Path(os.environ.get("JAEGER_UI_ASSETS") or JAEGER_UI_DEFAULT)
+    return folder.resolve() if (folder / "index.html").is_file() else None
 
 
 @dataclass
@@ -164,7 +175,8 @@ class Stack:
                                      "--web.enable-remote-write-receiver", "--web.enable-lifecycle"], (9090,),
                       http_ok("http://127.0.0.1:9090/-/ready"), url="http://127.0.0.1:9090"),
             Component("jaeger", [jaeger, "--config", str(ROOT / "monitoring/jaeger/jaeger.yaml")], (14317, 14318, 16686, 16685, 13134, 14269),
-                      http_ok("http://127.0.0.1:16686/api/services"), url="http://127.0.0.1:16686"),
+                      http_ok("http://127.0.0.1:16686/api/services"), url=self._jaeger_url(),
+                      env={"JAEGER_UI_ASSETS": str(jaeger_ui_assets() or "")}),
         ]
         if not self.sentry:
             components.append(Component(
@@ -295,6 +307,13 @@ class Stack:
             (self.pids / f"{c.name}.pid").unlink(missing_ok=True)
             print(f"  {c.name:18} stopped")
         print("stack: down (PostgreSQL and Redis are left running)")
+
+    @staticmethod
+    def _jaeger_url() -> str:
+        if jaeger_ui_assets() is None:
+            return (f"http://127.0.0.1:16686 (API only: no web UI assets at {JAEGER_UI_DEFAULT}; "
+                    "set JAEGER_UI_ASSETS to a jaeger-ui build, or Jaeger serves its placeholder page)")
+        return "http://127.0.0.1:16686"
 
     def status(self) -> int:
         down = 0

@@ -10,6 +10,7 @@ of each one and can ask Jaeger for it.
 from __future__ import annotations
 
 import json
+import re
 import os
 import secrets
 import subprocess
@@ -248,6 +249,26 @@ def _send_raw_span(service: str) -> str:
 
 
 # --- Jaeger -------------------------------------------------------------------------------
+
+
+def test_jaeger_serves_its_real_web_ui(stack: Driven) -> None:
+    sys.path.insert(0, str(ROOT / "monitoring"))
+    from stack import JAEGER_UI_DEFAULT, jaeger_ui_assets
+
+    if jaeger_ui_assets() is None:
+        message = f"no Jaeger UI build at {JAEGER_UI_DEFAULT} (the stack serves Jaeger's placeholder page)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    for path in ("/", "/search", f"/trace/{stack.flagged['n_plus_one']}"):  # the UI's own routes all serve it
+        page = requests.get(JAEGER + path, timeout=10)
+        assert page.status_code == 200 and "<title>Jaeger UI</title>" in page.text, (path, page.text[:300])
+        assert "not the Jaeger UI you are looking for" not in page.text
+    # Its scripts come from the same place (relative to <base href="/">).
+    scripts = [src for src in re.findall(r'src="\./(static/[^"]+\.js)"', page.text)]
+    assert scripts, page.text[:2000]
+    script = requests.get(f"{JAEGER}/{scripts[0]}", timeout=10)
+    assert script.status_code == 200 and "javascript" in script.headers.get("Content-Type", ""), script.headers
 
 
 def test_booking_trace_in_jaeger_has_every_hop_and_the_attribution(stack: Driven) -> None:
