@@ -497,3 +497,63 @@ def test_the_rules_are_loaded_and_alertmanager_receives_from_prometheus(stack: D
     assert probe[0]["value"][1] == "1"
     days = prom_value('(probe_ssl_earliest_cert_expiry{job="blackbox-health"} - time()) / 86400')
     assert days is not None and 85 < days <= 90
+
+
+# --- in a real browser ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's headless Chromium, driven by selenium through Debian's chromedriver."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        message = "Debian's chromium and chromium-driver are not installed (bash .ci/stack-tools.sh installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")  # type: ignore[assignment]
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _page_shows(driver: Any, text: str, what: str, timeout: float = 60) -> None:
+    wait_until(what, lambda: text in driver.find_element("tag name", "body").text, timeout=timeout)
+
+
+def test_a_person_finds_the_n_plus_one_trace_in_the_jaeger_ui(stack: Driven, browser: Any, tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "monitoring"))
+    from stack import jaeger_ui_assets
+
+    if jaeger_ui_assets() is None:
+        pytest.fail("no Jaeger UI build: see test_jaeger_serves_its_real_web_ui")
+    trace_id = stack.flagged["n_plus_one"]
+    wait_until(f"the N+1 trace {trace_id} in Jaeger", lambda: jaeger_trace(trace_id), timeout=60)
+    # The search page, as a person arrives at it from the README: the service's traces listed.
+    browser.get(f"{JAEGER}/search?service={stack.service}&lookback=1h&limit=200")
+    _page_shows(browser, f"{stack.service}: GET api/trainers/", "the search results in the Jaeger UI")
+    browser.save_screenshot(str(tmp_path / "jaeger-search.png"))
+    # The trace itself: its root span opened shows what attribution wrote on it.
+    browser.get(f"{JAEGER}/trace/{trace_id}")
+    _page_shows(browser, "GET api/trainers/", "the trace page's span rows")
+    root_row = browser.find_element("xpath", "//*[contains(@class, 'span-name') and contains(., 'GET api/trainers/')]")
+    root_row.click()
+    # Its tags, collapsed to a one-line summary at first: opened as a person would.
+    wait_until("the root span's details", lambda: browser.find_elements("xpath", "//*[starts-with(normalize-space(.), 'Tags:')]"), timeout=30)
+    browser.find_elements("xpath", "//*[starts-with(normalize-space(.), 'Tags:')]")[-1].click()
+    _page_shows(browser, "trainerhub.n_plus_one.count", "the root span's tags")
+    body = browser.find_element("tag name", "body").text
+    assert "trainerhub.db.query_count" in body and "trainerhub.n_plus_one.statement" in body
+    browser.save_screenshot(str(tmp_path / "jaeger-trace.png"))
+    print(f"screenshots (test artifacts): {tmp_path}")
