@@ -74,10 +74,24 @@ def _redactor(*, escape_control: bool) -> Any:
     def redact(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in event_dict.items():
             if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
-                event_dict[key] = redact_value(key, value, escape_control=escape_control)
+                if escape_control and key in _MULTILINE_KEYS and isinstance(value, str):
+                    event_dict[key] = _indented(key, value)
+                else:
+                    event_dict[key] = redact_value(key, value, escape_control=escape_control)
         return event_dict
 
     return redact
+
+
+# On a terminal a traceback reads line by line: its lines are kept apart, each indented, so
+# that no line of it (an exception message's own newline included) can pass for a log line,
+# which starts at the margin with its timestamp. Other control characters are escaped.
+_MULTILINE_KEYS = frozenset({"exception", "stack"})
+
+
+def _indented(key: str, text: str) -> str:
+    masked = redact_value(key, text, escape_control=False)
+    return "\n".join("  " + redact_value(key, line, escape_control=True) for line in str(masked).rstrip("\n").split("\n"))
 
 
 # The redaction policy. For JSON, control characters are left to the encoder, which escapes

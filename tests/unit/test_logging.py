@@ -268,3 +268,27 @@ def test_daphnes_console_access_log_becomes_json_and_a_file_of_the_projects_stay
     assert entry["message"] == '127.0.0.1:5000 "GET /api/x/?token=[REDACTED]" 200 12'
     assert (entry["remote_addr"], entry["status_code"], entry["size"], entry["levelname"]) == ("127.0.0.1:5000", 200, 12, "INFO")
     assert access_file.read_text() == '127.0.0.1:5001 - - [03/Dec/2026:10:00:00] "GET /api/y/" 404 3\n'
+
+
+def test_console_format_prints_a_traceback_on_its_own_indented_lines(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging
+        import otel_trainerhub.auto
+        try:
+            raise ValueError("bad card password=hunter2\\n2026-01-01T00:00:00Z forged line\\x1b[31m")
+        except ValueError:
+            logging.getLogger("apps.case").exception("charge failed")
+        """,
+        tmp_path,
+        LOG_FORMAT="console",
+    )
+    out = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(out) if "charge failed" in line)
+    traceback = out[start + 1 :]
+    assert traceback[0] == "  Traceback (most recent call last):", out
+    assert any(line.startswith("    File ") for line in traceback)
+    # Every line of it indented: the message's own newline cannot start a line of its own.
+    assert "  2026-01-01T00:00:00Z forged line\\x1b[31m" in traceback, traceback
+    assert all(line.startswith("  ") for line in traceback) and "\\x0a" not in result.stdout
+    assert "hunter2" not in result.stdout
