@@ -14,7 +14,7 @@ from typing import Any
 import wrapt
 from opentelemetry.instrumentation.utils import unwrap
 
-__all__ = ["active", "connect", "replace", "undo_all", "wrap"]
+__all__ = ["active", "connect", "replace", "undo_all", "when_imported", "wrap"]
 
 _undo: dict[str, Callable[[], None]] = {}
 
@@ -62,6 +62,22 @@ def connect(signal: Any, receiver: Callable[..., Any], label: str, sender: Any =
     uid = f"otel_trainerhub.{label}"
     signal.connect(receiver, sender=sender, weak=False, dispatch_uid=uid)
     _undo[key] = lambda: signal.disconnect(receiver, sender=sender, dispatch_uid=uid)
+
+
+def when_imported(module: str, label: str, apply: Callable[[Any], None]) -> None:
+    """Run ``apply(module)`` when ``module`` is imported (at once if it already is), once, unless
+    undone first: wrapt cannot unregister an import hook, so undoing disarms it, and what
+    ``apply`` changed is undone through its own ``wrap``/``replace`` entries."""
+    key = f"import {label}"
+    if key in _undo:
+        return
+    _undo[key] = lambda: None
+
+    def hook(imported: Any) -> None:
+        if key in _undo:
+            apply(imported)
+
+    wrapt.register_post_import_hook(hook, module)
 
 
 def undo(key: str) -> None:

@@ -164,25 +164,16 @@ def connect_uvicorn_shutdown(timeout: float) -> None:
     """Run the exit hooks once uvicorn's server has shut down. uvicorn then re-raises the
     signal it stopped on (SIGTERM, SIGINT), so the process dies of it and ``atexit`` never
     runs; by then the server has stopped serving, so the flush delays no request."""
-    import wrapt
-
     async def after_shutdown(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         try:
             return await wrapped(*args, **kwargs)
         finally:
             run_exit_hooks(timeout)
 
-    def patch(_module: Any) -> None:
-        if _uvicorn_hook_wanted:
-            patches.wrap("uvicorn.server", "Server.shutdown", after_shutdown)
-
-    global _uvicorn_hook_wanted
-    _uvicorn_hook_wanted = True
     # uvicorn may be imported later (gunicorn's uvicorn worker imports it in the worker).
-    wrapt.register_post_import_hook(patch, "uvicorn.server")
-
-
-_uvicorn_hook_wanted = False
+    patches.when_imported(
+        "uvicorn.server", "uvicorn shutdown", lambda _module: patches.wrap("uvicorn.server", "Server.shutdown", after_shutdown)
+    )
 
 
 # -- the at-fork hooks, registered once per process --

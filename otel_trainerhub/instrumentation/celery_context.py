@@ -12,7 +12,6 @@ from otel_trainerhub import patches
 HEADER = "trainerhub_log_context"
 _CARRIED = ("request_id", "user_id", "trainer_id")
 _LABELS = ("celery.keep_our_logging", "celery.redirect_stdouts", "celery.carry_context", "celery.bind_task", "celery.unbind_task")
-_connected = False
 
 
 def _keep_our_logging(**_: Any) -> None:
@@ -93,20 +92,16 @@ def _banner_as_json(self: Any) -> None:
 
 
 def _patch_worker_output(module: Any) -> None:
-    if _connected:
-        patches.replace(module, "safe_say", _say_as_json)
-        patches.replace(module.Worker, "emit_banner", _banner_as_json)
+    patches.replace(module, "safe_say", _say_as_json)
+    patches.replace(module.Worker, "emit_banner", _banner_as_json)
 
 
 def connect() -> None:
-    import wrapt
     from celery import signals
 
-    global _connected
-    _connected = True
     # celery.apps.worker is imported by the worker command, after us: patched when it is
-    # (wrapt runs the hook at once if it is already imported).
-    wrapt.register_post_import_hook(_patch_worker_output, "celery.apps.worker")
+    # (at once if it is already imported).
+    patches.when_imported("celery.apps.worker", "celery worker output", _patch_worker_output)
     receivers: tuple[Callable[..., Any], ...] = (_keep_our_logging, _redirect_stdouts, _carry_context, _bind_task, _unbind_task)
     for signal, receiver, label in zip(
         (signals.setup_logging, signals.celeryd_after_setup, signals.before_task_publish, signals.task_prerun, signals.task_postrun),
@@ -117,8 +112,7 @@ def connect() -> None:
 
 
 def disconnect() -> None:
-    global _connected
-    _connected = False
+    patches.undo("import celery worker output")
     for label in _LABELS:
         patches.undo(f"signal {label}")
     patches.undo("replace celery.apps.worker.safe_say")

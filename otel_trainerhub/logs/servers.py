@@ -13,14 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import wrapt
-
 from otel_trainerhub import patches
 
 __all__ = ["route_server_output"]
 
 _access = logging.getLogger("daphne.access")
-_wanted = False
 
 
 def _write_entry(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -38,13 +35,8 @@ def _write_entry(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any]
     return None
 
 
-def _patch(_module: Any) -> None:
-    if _wanted:
-        patches.wrap("daphne.access", "AccessLogGenerator.write_entry", _write_entry)
-
-
 def route_server_output() -> None:
     """Once daphne's access module is imported (now, or whenever it is): route its entries."""
-    global _wanted
-    _wanted = True
-    wrapt.register_post_import_hook(_patch, "daphne.access")
+    patches.when_imported(
+        "daphne.access", "daphne access log", lambda _module: patches.wrap("daphne.access", "AccessLogGenerator.write_entry", _write_entry)
+    )
