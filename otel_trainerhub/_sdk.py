@@ -18,12 +18,12 @@ from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_
 from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.trace import Status
 from opentelemetry.sdk._configuration import _BaseConfigurator as BaseConfigurator
-from opentelemetry.sdk.trace import Span, TracerProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased
+from opentelemetry.trace import Status
 from opentelemetry.trace.propagation import _SPAN_KEY as SPAN_KEY
 
 __all__ = [
@@ -218,11 +218,8 @@ def _check() -> None:
         ("PeriodicExportingMetricReader._export_lock", lambda: "_export_lock" in PeriodicExportingMetricReader.__init__.__code__.co_names),
         ("MetricReader._set_collect_callback", lambda: hasattr(PeriodicExportingMetricReader, SET_COLLECT_CALLBACK)),
     ]
-    from opentelemetry.sdk.trace import SpanProcessor
     from opentelemetry.attributes import BoundedAttributes
     from opentelemetry.sdk._shared_internal import BatchProcessor
-
-    from opentelemetry.sdk.trace import ReadableSpan
 
     span_init = Span.__init__.__code__.co_names + ReadableSpan.__init__.__code__.co_names
     missing_in_span = [f"Span.{n}" for n in ("_parent", "_kind", "_attributes", "_events", "_status") if n not in span_init]

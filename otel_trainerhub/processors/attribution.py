@@ -37,8 +37,8 @@ from otel_trainerhub.attributes import (
     DB_QUERY_COUNT,
     HTTP_CLIENT_DURATION_MS,
     HTTP_CLIENT_REQUEST_COUNT,
-    N_PLUS_ONE,
     N_PLUS_ONE_COUNT,
+    N_PLUS_ONE_FOUND,
     N_PLUS_ONE_INNERMOST,
     N_PLUS_ONE_SOURCE,
     N_PLUS_ONE_STATEMENT,
@@ -47,11 +47,11 @@ from otel_trainerhub.attributes import (
     ROOT_KIND,
     ROUTE,
     SLOW,
+    SLOW_COUNT,
     UNMATCHED_ROUTE,
 )
 from otel_trainerhub import _sdk
 from otel_trainerhub._sdk import SPAN_KEY, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent
-
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor
 from otel_trainerhub.processors.source import application_frames, describe, repeating_frame
@@ -162,10 +162,10 @@ class AttributionProcessor(OnEndingProcessor):
             explicit_bucket_boundaries_advisory=[0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144],
         )
         self._slow = meter.create_counter(
-            SLOW, unit="{request}", description="Requests and tasks over the slow threshold, by route"
+            SLOW_COUNT, unit="{request}", description="Requests and tasks over the slow threshold, by route"
         )
         self._n_plus_one_found = meter.create_counter(
-            N_PLUS_ONE, unit="{request}", description="Requests and tasks with an N+1 query pattern, by route"
+            N_PLUS_ONE_FOUND, unit="{request}", description="Requests and tasks with an N+1 query pattern, by route"
         )
 
     # -- span lifecycle --

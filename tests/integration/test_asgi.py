@@ -7,6 +7,7 @@ and Sentry also run over gunicorn's uvicorn worker: the ``serve`` fixture.)"""
 from __future__ import annotations
 
 import concurrent.futures
+import http.client as http_client
 import json
 import socket
 import time
@@ -139,6 +140,24 @@ def test_a_streaming_response_is_one_span_for_the_whole_stream(server: str, seed
         assert root.end_ns >= max(s.end_ns for s in sql)
     if server == "uvicorn":
         assert _server(spans, "GET api/async/stream/").duration_ms >= 400  # 4 pauses of 100 ms
+
+
+def test_a_stream_that_raises_marks_its_request_failed(seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http())
+    proc, url = start_gunicorn(env, log_dir, workers=1)
+    try:
+        try:
+            http("GET", f"{url}/api/stream/?chunks=4&fail_at=2")
+        except (OSError, http_client.HTTPException):
+            pass  # the server cuts the response short: what the client sees varies with the server
+        spans = receiver.wait_for(lambda s: any(x.kind == "SERVER" for x in s))
+    finally:
+        proc.stop()
+    root = _server(spans, "GET api/stream/")
+    # The view returned 200 before the stream failed; the span says the request failed.
+    assert root.status == 2 and root.status_message == "RuntimeError: stream failed on purpose at chunk 2", root.status_message
+    assert [e["name"] for e in root.events] == ["exception"]
+    assert root.attributes["trainerhub.db.query_count"] == len(_sql(trace_of(spans, root.trace_id), root)) >= 2
 
 
 def test_a_client_leaving_mid_stream_leaves_no_span_open_and_no_error(seeded_database, receiver: OtlpReceiver, log_dir: Path) -> None:

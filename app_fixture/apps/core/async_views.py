@@ -47,9 +47,12 @@ async def fail(request):
 def stream(request):
     """A sync streaming response: one query per chunk, run while the response is sent."""
     chunks = _bounded(request, "chunks", 3, 100)
+    fail_at = _bounded(request, "fail_at", -1, 100)  # the chunk whose query "fails" (-1: none)
 
     def rows():
         for i in range(chunks):
+            if i == fail_at:
+                raise RuntimeError(f"stream failed on purpose at chunk {i}")
             trainer = Trainer.objects.order_by("id")[i % 5 : i % 5 + 1].first()
             yield f"{i},{trainer.pk if trainer else ''}\n"
 

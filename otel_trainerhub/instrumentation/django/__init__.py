@@ -16,8 +16,8 @@ from typing import Any
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
-from otel_trainerhub.attributes import COMMAND_NAME, TRAINER_ID
 from otel_trainerhub import _sdk, patches
+from otel_trainerhub.attributes import COMMAND_NAME, TRAINER_ID
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
 from otel_trainerhub.instrumentation.django import hops, middleware, routes

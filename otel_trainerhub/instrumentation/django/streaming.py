@@ -93,19 +93,36 @@ def defer_end_until_streamed(span: Span, response: Any) -> None:
     span.end = deferred  # type: ignore[method-assign]
 
 
+class _Step:
+    """One step of the stream's iterator, with the server span current; an error it raises
+    marks the span failed. Steps run one after another, so one instance serves them all."""
+
+    __slots__ = ("_context", "_deferred", "_token")
+
+    def __init__(self, context: Any, deferred: _Deferred) -> None:
+        self._context = context
+        self._deferred = deferred
+
+    def __enter__(self) -> None:
+        self._token = context_api.attach(self._context)
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        context_api.detach(self._token)
+        if isinstance(error, Exception):
+            self._deferred.failed(error)
+
+
+_END: Any = object()  # the iterator's end: next()'s and anext()'s default
+
+
 def _stream(content: Iterator[bytes], context: Any, deferred: _Deferred) -> Iterator[bytes]:
+    step = _Step(context, deferred)
     try:
         while True:
-            token = context_api.attach(context)
-            try:
-                chunk = next(content)
-            except StopIteration:
+            with step:
+                chunk = next(content, _END)
+            if chunk is _END:
                 return
-            except Exception as error:
-                deferred.failed(error)
-                raise
-            finally:
-                context_api.detach(token)
             yield chunk
     finally:
         close = getattr(content, "close", None)
@@ -118,19 +135,13 @@ def _stream(content: Iterator[bytes], context: Any, deferred: _Deferred) -> Iter
 
 async def _async_stream(content: AsyncIterator[bytes], context: Any, deferred: _Deferred) -> AsyncIterator[bytes]:
     iterator = content.__aiter__()
+    step = _Step(context, deferred)  # an async generator step runs in the awaiting task's context
     try:
         while True:
-            # An async generator step runs in the awaiting task's context: attach around it.
-            token = context_api.attach(context)
-            try:
-                chunk = await iterator.__anext__()
-            except StopAsyncIteration:
+            with step:
+                chunk = await anext(iterator, _END)
+            if chunk is _END:
                 return
-            except Exception as error:
-                deferred.failed(error)
-                raise
-            finally:
-                context_api.detach(token)
             yield chunk
     finally:
         aclose = getattr(iterator, "aclose", None)
