@@ -293,3 +293,23 @@ def test_configure_takes_test_processors_readers_ids_and_a_clock(tmp_path: Path)
     assert seen["slow"] is True  # 6 s against the 5 s threshold, without sleeping
     assert seen["slow_points"] == [[{"trainerhub.root.kind": "request", "trainerhub.route": "bookings/"}, 1]]
     assert seen["clock_restored"] is True
+
+
+def test_a_module_imported_after_shutdown_is_left_unpatched(tmp_path: Path) -> None:
+    # Import-time patches (uvicorn's shutdown, daphne's access log) wait for their module;
+    # shutdown() disarms them, so a later import finds the module as it ships.
+    result = run(
+        """
+        import sys
+        import otel_trainerhub
+        otel_trainerhub.configure()
+        assert "daphne.access" not in sys.modules and "uvicorn.server" not in sys.modules
+        otel_trainerhub.shutdown()
+        import daphne.access, uvicorn.server
+        from otel_trainerhub import patches
+        print(type(daphne.access.AccessLogGenerator.__dict__["write_entry"]).__name__,
+              type(uvicorn.server.Server.__dict__["shutdown"]).__name__, patches.active())
+        """,
+        tmp_path,
+    )
+    assert result.stdout.split()[-3:] == ["function", "function", "[]"], result.stdout
