@@ -47,7 +47,7 @@ async def fail(request):
 def stream(request):
     """A sync streaming response: one query per chunk, run while the response is sent."""
     chunks = _bounded(request, "chunks", 3, 100)
-    fail_at = _bounded(request, "fail_at", -1, 100)  # the chunk whose query "fails" (-1: none)
+    fail_at = _bounded(request, "fail_at", 0, 100) if "fail_at" in request.GET else None  # the chunk that fails, if any
 
     def rows():
         for i in range(chunks):
