@@ -86,7 +86,7 @@ class Run:
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SENTRY_", "LOG_", "TRAINERHUB_"))}
     env.update(
-        PYTHONPATH=str(FIXTURE),
+        PYTHONPATH=f"{FIXTURE}{os.pathsep}{ROOT}",  # this tree's package, whatever the venv's editable install points at
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,

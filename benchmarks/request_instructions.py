@@ -62,9 +62,10 @@ def _child(path: str, requests: int) -> None:
         _call(application, path)
 
 
-def _count(variant: str, endpoint: str, requests: int) -> int:
+def count(variant: str, endpoint: str, requests: int, extra_env: dict[str, str] | None = None) -> int:
+    """Instructions of one process: ``variant``'s environment (plus ``extra_env``), ``requests`` to ``endpoint``."""
     env = load.variant_env(variant)
-    env.update(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000")
+    env.update(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000", **(extra_env or {}))
     argv = [str(load.BIN / "python"), __file__, "--child", PATHS[endpoint], str(requests)]
     if variant == "stock":
         argv = [str(load.BIN / "opentelemetry-instrument"), *argv]
@@ -90,7 +91,7 @@ def main() -> int:
     load.VAR.mkdir(parents=True, exist_ok=True)
     jobs = [(v, e, n) for e in endpoints for v in variants for n in (0, args.requests)]
     with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _count(*job), jobs)))
+        counts = dict(zip(jobs, pool.map(lambda job: count(*job), jobs)))
     rows = []
     for endpoint in endpoints:
         per = {v: (counts[(v, endpoint, args.requests)] - counts[(v, endpoint, 0)]) / args.requests for v in variants}

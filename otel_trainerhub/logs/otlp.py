@@ -7,14 +7,14 @@ import logging
 import time
 from typing import Any
 
-import structlog
 from opentelemetry._logs import SeverityNumber
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from otel_trainerhub.logs.setup import _SHARED, _dumps, drop_console_fields, redact
+from otel_trainerhub.logs import events
+from otel_trainerhub.logs.setup import FINISH_JSON, FOREIGN, _dumps
 
 __all__ = ["OtlpLogHandler"]
 
@@ -25,12 +25,6 @@ _SEVERITY = {
     logging.ERROR: SeverityNumber.ERROR,
     logging.CRITICAL: SeverityNumber.FATAL,
 }
-_FINISH: list[Any] = [
-    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-    structlog.processors.format_exc_info,
-    redact,
-]
-_FOREIGN: list[Any] = [*_SHARED, structlog.stdlib.ExtraAdder(), drop_console_fields]
 _OWN_PIPELINE = ("opentelemetry", "otel_trainerhub.export", "urllib3", "grpc")
 
 
@@ -60,18 +54,8 @@ class OtlpLogHandler(logging.Handler):
         self._provider = provider
 
     def event_dict(self, record: logging.LogRecord) -> dict[str, Any]:
-        if isinstance(record.msg, dict) and "_from_structlog" in record.msg:
-            event: dict[str, Any] = dict(record.msg)
-            event["_record"] = record
-        else:
-            event = {"event": record.getMessage(), "_record": record, "_from_structlog": False}
-            if record.exc_info:
-                event["exc_info"] = record.exc_info
-            for processor in _FOREIGN:
-                event = processor(None, record.levelname.lower(), event)
-        for processor in _FINISH:
-            event = processor(None, record.levelname.lower(), event)
-        return event
+        # The JSON sinks' event, redacted alike (built once for all of them: logs/events.py).
+        return events.prepared(record, None, record.levelname.lower(), FOREIGN, FINISH_JSON)
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith(_OWN_PIPELINE):

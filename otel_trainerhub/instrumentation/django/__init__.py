@@ -17,18 +17,19 @@ from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import Span
 
 from otel_trainerhub import _sdk, patches
-from otel_trainerhub.attributes import COMMAND_NAME, TRAINER_ID
+from otel_trainerhub.attributes import COMMAND_NAME
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
-from otel_trainerhub.instrumentation.django import hops, middleware, routes
-from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity, loaded_user, trainer_id_of
+from otel_trainerhub.instrumentation.django import hops, middleware, routes, server
+from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
-from otel_trainerhub.instrumentation.django.streaming import defer_end_until_streamed, end_abandoned_requests
+from otel_trainerhub.instrumentation.django.streaming import end_abandoned_requests
 from otel_trainerhub.settings import Settings
 
 __all__ = ["instrument", "server_metrics_provider", "uninstrument"]
 
 UNTRACED_MIDDLEWARE = middleware.dotted(middleware.UntracedPathsMiddleware)
+SERVER_MIDDLEWARE = middleware.dotted(server.ServerSpanMiddleware)
 REQUEST_LOGGING_MIDDLEWARE = middleware.dotted(middleware.RequestLoggingMiddleware)
 OTEL_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 
@@ -36,6 +37,7 @@ _context: InstrumentationContext | None = None
 
 
 _instrumented = False
+_lean = False  # our ServerSpanMiddleware makes the server span, not contrib's
 
 
 _CONTRIB_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware"
@@ -79,13 +81,7 @@ def _response_hook(span: Span, request: Any, response: Any) -> None:
         if getattr(request, "resolver_match", None) is None and getattr(span, "name", None) == request.method:
             # A URL no pattern matches: one span name for all of them, not one per path.
             span.update_name(f"{request.method} {routes.UNMATCHED}")
-        user = loaded_user(request)
-        if user is not None:
-            span.set_attribute("user.id", str(user.pk))
-        trainer = trainer_id_of(request, user)
-        if trainer is not None:
-            span.set_attribute(TRAINER_ID, str(trainer))
-        defer_end_until_streamed(span, response)
+        server.describe_response(span, request, response)
     except Exception:  # a hook must never fail the request (STYLE §3)
         swallowed("django response hook")
 
@@ -122,7 +118,7 @@ def server_metrics_provider(settings: Settings, meter_provider: MeterProvider) -
 
 
 def _install() -> None:
-    global _instrumented, _span_key, _duration_key
+    global _instrumented, _lean
     if _instrumented or _context is None:
         return
     from django.conf import settings
@@ -130,27 +126,42 @@ def _install() -> None:
 
     if not supported("django", DjangoInstrumentor()):
         return
-    DjangoInstrumentor().instrument(
-        tracer_provider=_context.tracer_provider,
-        meter_provider=server_metrics_provider(_context.settings, _context.meter_provider),
-        excluded_urls=_excluded_urls_pattern(middleware.untraced_paths()),
-        response_hook=_response_hook,
-    )
+    metrics = server_metrics_provider(_context.settings, _context.meter_provider)
+    _lean = server.lean_supported(server_metrics=not isinstance(metrics, NoOpMeterProvider))
     stack = list(settings.MIDDLEWARE)
-    if UNTRACED_MIDDLEWARE not in stack:
+    if _lean:
+        server.set_tracer(_context.tracer_provider)
+        stack.insert(0, SERVER_MIDDLEWARE)
+    else:
+        _install_contrib(metrics)
+        stack = list(settings.MIDDLEWARE)
         stack.insert(0, UNTRACED_MIDDLEWARE)
     if REQUEST_LOGGING_MIDDLEWARE not in stack:
         # Inside the server span, so that every line of the request carries its trace id.
-        position = stack.index(OTEL_MIDDLEWARE) + 1 if OTEL_MIDDLEWARE in stack else 1
-        stack.insert(position, REQUEST_LOGGING_MIDDLEWARE)
+        first = SERVER_MIDDLEWARE if _lean else OTEL_MIDDLEWARE
+        stack.insert(stack.index(first) + 1 if first in stack else 1, REQUEST_LOGGING_MIDDLEWARE)
     settings.MIDDLEWARE = stack
-    _span_key, _duration_key, activation_key = _sdk.django_request_keys()
-    end_abandoned_requests(_span_key, activation_key)
-    patches.wrap(_CONTRIB_MIDDLEWARE, "_DjangoMiddleware.process_view", _named_by_route)
     patches.wrap("django.core.management.base", "BaseCommand.execute", _traced_command)
     if _context.settings.performance_monitoring_enabled:
         hops.remember_awaiting_frames()
     _instrumented = True
+
+
+def _install_contrib(metrics: MeterProvider) -> None:
+    """contrib's middleware, for what only it serves (see server.lean_supported)."""
+    global _span_key, _duration_key
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    assert _context is not None
+    DjangoInstrumentor().instrument(
+        tracer_provider=_context.tracer_provider,
+        meter_provider=metrics,
+        excluded_urls=_excluded_urls_pattern(middleware.untraced_paths()),
+        response_hook=_response_hook,
+    )
+    _span_key, _duration_key, activation_key = _sdk.django_request_keys()
+    end_abandoned_requests(_span_key, activation_key)
+    patches.wrap(_CONTRIB_MIDDLEWARE, "_DjangoMiddleware.process_view", _named_by_route)
 
 
 def _install_then_setup(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -194,10 +205,13 @@ def uninstrument() -> None:
     patches.undo(f"wrap {_CONTRIB_MIDDLEWARE}._DjangoMiddleware.process_view")
     if _instrumented:
         from django.conf import settings
-        from opentelemetry.instrumentation.django import DjangoInstrumentor
 
-        DjangoInstrumentor().uninstrument()
-        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in (UNTRACED_MIDDLEWARE, REQUEST_LOGGING_MIDDLEWARE)]
+        if not _lean:
+            from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+            DjangoInstrumentor().uninstrument()
+        ours = (SERVER_MIDDLEWARE, UNTRACED_MIDDLEWARE, REQUEST_LOGGING_MIDDLEWARE)
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in ours]
         _instrumented = False
     from otel_trainerhub.logs import setup as log_setup
 

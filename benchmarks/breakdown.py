@@ -1,0 +1,88 @@
+"""What each part of the telemetry costs per request: instructions, each part switched off in turn.
+
+    .venv/bin/python benchmarks/breakdown.py                       # about 15 minutes; results/breakdown.{json,md}
+    .venv/bin/python benchmarks/breakdown.py --endpoints trivial --parts django,log_lines
+
+The same measurement as ``benchmarks/request_instructions.py`` (callgrind over every
+thread of a process that calls the fixture's WSGI app in-process; a run of ``--requests``
+requests minus a run of none), for ``otel_trainerhub`` with everything on and then with one
+part switched off by its own setting, all in one run. A part's cost is what switching it
+off saves. Parts overlap (switching off Django's instrumentation also removes the request
+log line and the server span's export), so the lines do not add up to the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import load
+import request_instructions
+
+#: part -> (what it is, the settings that switch it off)
+PARTS: dict[str, tuple[str, dict[str, str]]] = {
+    "django": ("server span, route, our middleware and the request log line (Django instrumentation off)",
+               {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "django"}),
+    "span_export": ("span export: batching, OTLP encoding, HTTP (OTEL_TRACES_EXPORTER=none)", {"OTEL_TRACES_EXPORTER": "none"}),
+    "log_export": ("OTLP log records: handler, batching, encoding, HTTP (OTEL_LOGS_EXPORTER=none)", {"OTEL_LOGS_EXPORTER": "none"}),
+    "metrics": ("metric records and their export (OTEL_METRICS_EXPORTER=none)", {"OTEL_METRICS_EXPORTER": "none"}),
+    "attribution": ("attribution, N+1 and slow detection (PERFORMANCE_MONITORING_ENABLED=false)",
+                    {"PERFORMANCE_MONITORING_ENABLED": "false"}),
+    "log_lines": ("INFO lines, the request line among them: formatting, stdout, OTLP (LOG_LEVEL=WARNING)", {"LOG_LEVEL": "WARNING"}),
+    "sql": ("SQL spans (psycopg instrumentation off)", {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "psycopg,psycopg2,sqlite3"}),
+    "redis": ("Redis spans (redis instrumentation off)", {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "redis"}),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--endpoints", default="trivial,bookings_list")
+    parser.add_argument("--parts", default=",".join(PARTS))
+    args = parser.parse_args()
+    endpoints, parts = args.endpoints.split(","), args.parts.split(",")
+    if set(endpoints) - set(request_instructions.PATHS) or set(parts) - set(PARTS):
+        parser.error(f"--endpoints among {', '.join(request_instructions.PATHS)}; --parts among {', '.join(PARTS)}")
+    runs: list[tuple[str, str, dict[str, str]]] = [("baseline", "baseline", {}), ("all on", "otel_trainerhub", {})]
+    runs += [(f"without {p}", "otel_trainerhub", PARTS[p][1]) for p in parts]
+    jobs = [(label, variant, extra, endpoint, n) for endpoint in endpoints for label, variant, extra in runs for n in (0, args.requests)]
+    load.VAR.mkdir(parents=True, exist_ok=True)
+    with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counted = list(pool.map(lambda job: request_instructions.count(job[1], job[3], job[4], job[2]), jobs))
+    counts = {(job[0], job[3], job[4]): c for job, c in zip(jobs, counted)}
+    rows = []
+    for endpoint in endpoints:
+        per = {label: (counts[(label, endpoint, args.requests)] - counts[(label, endpoint, 0)]) / args.requests for label, _, _ in runs}
+        added = per["all on"] - per["baseline"]
+        rows.append({"endpoint": endpoint, "part": "baseline", "per_request": round(per["baseline"]), "cost": None})
+        rows.append({"endpoint": endpoint, "part": "all on", "per_request": round(per["all on"]), "cost": round(added)})
+        for p in parts:
+            cost = per["all on"] - per[f"without {p}"]
+            rows.append({"endpoint": endpoint, "part": p, "per_request": round(per[f"without {p}"]), "cost": round(cost),
+                         "share": cost / added if added else 0.0})
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": load.cpu_name(),
+            "command": "python benchmarks/breakdown.py " + " ".join(sys.argv[1:]), "requests": args.requests}
+    load.RESULTS.mkdir(exist_ok=True)
+    (load.RESULTS / "breakdown.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    lines = [f"# What each part costs per request ({meta['date']}, {meta['cpu']})", "",
+             f"`{meta['command'].strip()}`: callgrind instructions per request ({args.requests} counted after 20 of warm-up), "
+             "otel_trainerhub with everything on, then with one part switched off; a part's cost is what switching it off saves. "
+             "Parts overlap, so they do not add up to the total.", "",
+             "| endpoint | part | what is switched off | instructions / request | part's cost | share of what we add |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for r in rows:
+        what = PARTS[r["part"]][0] if r["part"] in PARTS else ("uninstrumented" if r["part"] == "baseline" else "nothing: everything on")
+        cost = "" if r["cost"] is None else f"{r['cost']:+,}"
+        share = f"{r['share']:.0%}" if "share" in r else ""
+        lines.append(f"| {r['endpoint']} | {r['part']} | {what} | {r['per_request']:,} | {cost} | {share} |")
+    (load.RESULTS / "breakdown.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
