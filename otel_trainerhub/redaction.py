@@ -126,8 +126,19 @@ def _escape_control(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group(0)):02x}"
 
 
+#: Texts up to this long are remembered with their masked form: the same user agents, paths
+#: and URLs come back on request after request (the span and the request line scan each).
+_REMEMBERED_LENGTH: Final = 512
+
+
 def redact_text(text: str, *, escape_control: bool = True) -> str:
     """``text`` with secrets in free text masked (and control characters escaped)."""
+    if len(text) <= _REMEMBERED_LENGTH:
+        return _remembered(text, escape_control)
+    return _scan(text, escape_control)
+
+
+def _scan(text: str, escape_control: bool) -> str:
     # Case-insensitive patterns: the words are looked for in the lowered text, which is
     # exact for ASCII; other text (where re's case folding differs from str.lower) gets every scan.
     lowered = text.lower() if text.isascii() else None
@@ -145,6 +156,11 @@ def redact_text(text: str, *, escape_control: bool = True) -> str:
     if escape_control and _CONTROL.search(text):
         text = _CONTROL.sub(_escape_control, text)
     return text
+
+
+# Bounded: 4,096 texts of at most 512 characters. It holds raw texts in this process's memory
+# only, as the requests that carried them already did; nothing reads it but this module.
+_remembered = lru_cache(maxsize=4096)(_scan)
 
 
 def redact_value(key: str, value: Any, *, escape_control: bool = True) -> Any:
