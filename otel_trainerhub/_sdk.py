@@ -38,6 +38,7 @@ __all__ = [
     "encode_no_logs",
     "exporter_preferences",
     "parent_based_delegates",
+    "plain_attributes",
     "queued",
     "replace_status",
     "reset_reader_export_lock",
@@ -122,6 +123,14 @@ span_attributes: Callable[[Span], Any] = attrgetter("_attributes")
 #: The plain dict behind the span's BoundedAttributes: reads without the mapping's
 #: per-key ``__getitem__``/exception path (``Mapping.__contains__`` costs a try/except per test).
 span_attribute_dict: Callable[[Span], dict[str, Any]] = attrgetter("_attributes._dict")
+
+
+def plain_attributes(attributes: Any) -> Any:
+    """The plain dict behind a BoundedAttributes (a span's, an event's, a link's), else the
+    mapping itself: iterating the mapping costs a Python-level call per key."""
+    return getattr(attributes, "_dict", attributes)
+
+
 #: The span's own event list (``span.events`` builds a tuple per call).
 span_events: Callable[[Span], Any] = attrgetter("_events")
 

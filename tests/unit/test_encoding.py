@@ -1,0 +1,61 @@
+"""Our OTLP span encoding parses to the very message the SDK's encoder builds."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from otel_trainerhub.export.encoding import encode_spans
+
+
+def _spans(resource: Resource) -> list:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=resource, span_limits=SpanLimits(max_attributes=12, max_events=2, max_links=1, max_event_attributes=2))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    server = provider.get_tracer("opentelemetry.instrumentation.django", "0.66b1", schema_url="https://opentelemetry.io/schemas/1.11.0")
+    bare = provider.get_tracer("")
+    remote = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=True,
+                         trace_flags=TraceFlags(1), trace_state=TraceState([("vendor", "ab"), ("x", "1")]))
+    with server.start_as_current_span(
+        "GET api/bookings/<int:booking_id>/", context=trace.set_span_in_context(NonRecordingSpan(remote)), kind=SpanKind.SERVER,
+        attributes={"http.method": "GET", "net.host.port": 8000, "big": 2**62, "negative": -3, "ratio": 0.0, "pi": 3.25,
+                    "flag": True, "off": False, "names": ("a", "é"), "codes": (1, -2), "empty": "", "ünï": "ç☃"},
+        links=[Link(remote), Link(remote, {"link.why": "retry"})],
+    ) as span:
+        span.add_event("")
+        span.add_event("second")
+        span.add_event("exception", {"exception.type": "ValueError", "exception.message": "bad", "extra": 1})
+        span.set_attribute("over.the.limit", 1)
+        span.set_status(Status(StatusCode.ERROR, "ValueError: bad"))
+        with bare.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={"db.statement": "SELECT 1 FROM t WHERE x = %s"}):
+            pass
+        with server.start_as_current_span("ok") as child:
+            child.set_status(Status(StatusCode.OK))
+    return list(exporter.get_finished_spans())
+
+
+def test_the_message_is_the_sdks_field_for_field() -> None:
+    spans = _spans(Resource.create({"service.name": "trainerhub", "n": 3}))
+    spans += _spans(Resource({"service.name": "other"}, schema_url="https://example.com/s"))
+    expected = sdk_encode_spans(spans)
+    for _ in range(2):  # the second time from the cache of encoded pairs
+        ours = ExportTraceServiceRequest.FromString(encode_spans(spans).SerializeToString())
+        assert ours == expected
+    # The message holds what the test means it to: every field kind the SDK writes.
+    server = next(s for r in expected.resource_spans for ss in r.scope_spans for s in ss.spans if s.kind == 2)
+    assert len(expected.resource_spans) == 2 and len({ss.scope.name for ss in expected.resource_spans[0].scope_spans}) == 2
+    assert server.dropped_attributes_count and server.dropped_events_count and server.dropped_links_count
+    assert server.events[-1].dropped_attributes_count and server.links[0].attributes and server.trace_state == "vendor=ab,x=1"
+    assert server.status.message and server.flags == 0x300
+
+
+def test_an_empty_batch_and_one_span() -> None:
+    assert encode_spans([]).SerializePartialToString() == sdk_encode_spans([]).SerializeToString() == b""
+    (one, *_) = _spans(Resource({}))
+    assert ExportTraceServiceRequest.FromString(encode_spans([one]).SerializeToString()) == sdk_encode_spans([one])
