@@ -22,10 +22,10 @@ def exporter_class(target: OtlpTarget) -> Any:
     module, name = _CLASSES[target.signal]
     transport = "grpc" if target.protocol == "grpc" else "http"
     imported = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module}")
-    if target.signal == "traces" and transport == "http":
+    if transport == "http":
         from otel_trainerhub.export import encoding
 
-        encoding.install(imported)  # the same bytes at a fifth of the cost (undone by shutdown())
+        encoding.install(imported, target.signal)  # the same bytes at a fifth of the cost (undone by shutdown())
     return getattr(imported, name)
 
 

@@ -59,3 +59,30 @@ def test_an_empty_batch_and_one_span() -> None:
     assert encode_spans([]).SerializePartialToString() == sdk_encode_spans([]).SerializeToString() == b""
     (one, *_) = _spans(Resource({}))
     assert ExportTraceServiceRequest.FromString(encode_spans([one]).SerializeToString()) == sdk_encode_spans([one])
+
+
+def test_log_records_are_the_sdks_too() -> None:
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as sdk_encode_logs
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+
+    from otel_trainerhub.export.encoding import encode_logs
+
+    exporter = InMemoryLogExporter()
+    provider = LoggerProvider(resource=Resource.create({"service.name": "trainerhub"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    span = NonRecordingSpan(SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=False, trace_flags=TraceFlags(1)))
+    request = provider.get_logger("otel_trainerhub.request")
+    request.emit(timestamp=1_796_000_000_000_000_001, observed_timestamp=1_796_000_000_000_000_002, severity_number=SeverityNumber.INFO,
+                 severity_text="INFO", body="request", attributes={"method": "GET", "status_code": 200, "duration_ms": 1.25, "path": "/api/ping/"},
+                 context=trace.set_span_in_context(span))
+    request.emit(body="no trace, no time", severity_number=SeverityNumber.WARN, severity_text="WARNING", attributes={"ok": False})
+    provider.get_logger("apps.bookings", "1.0").emit(body={"structured": ["a", 1]}, event_name="booking.created")
+    records = list(exporter.get_finished_logs())
+    expected = sdk_encode_logs(records)
+    for _ in range(2):
+        assert ExportLogsServiceRequest.FromString(encode_logs(records).SerializeToString()) == expected
+    first = expected.resource_logs[0].scope_logs[0].log_records[0]
+    assert first.trace_id and first.span_id and first.flags == 1 and first.observed_time_unix_nano and len(expected.resource_logs[0].scope_logs) == 2
