@@ -27,7 +27,10 @@ import request_instructions
 PARTS: dict[str, tuple[str, dict[str, str]]] = {
     "django": ("server span, route, our middleware and the request log line (Django instrumentation off)",
                {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "django"}),
-    "span_export": ("span export: batching, OTLP encoding, HTTP (OTEL_TRACES_EXPORTER=none)", {"OTEL_TRACES_EXPORTER": "none"}),
+    # http.server.* metrics pinned off: with no span export they would switch on (spanmetrics
+    # could no longer count requests), and measure something else.
+    "span_export": ("span export: batching, OTLP encoding, HTTP (OTEL_TRACES_EXPORTER=none)",
+                    {"OTEL_TRACES_EXPORTER": "none", "OTEL_TRAINERHUB_HTTP_SERVER_METRICS": "off"}),
     "log_export": ("OTLP log records: handler, batching, encoding, HTTP (OTEL_LOGS_EXPORTER=none)", {"OTEL_LOGS_EXPORTER": "none"}),
     "metrics": ("metric records and their export (OTEL_METRICS_EXPORTER=none)", {"OTEL_METRICS_EXPORTER": "none"}),
     "attribution": ("attribution, N+1 and slow detection (PERFORMANCE_MONITORING_ENABLED=false)",
