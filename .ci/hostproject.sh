@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once, cached by what they install) the environments of tests/hostproject, the
-# second Django project: for NAME (django42 | latest)
+# second Django project: for NAME (django42 | django60 | latest)
 #   host-NAME-pins-*  the project's own requirements only (it runs there uninstrumented)
 #   host-NAME-app-*   the same, then `pip install otel-trainerhub` into it, with `pip freeze`
 #                     before and after kept beside it for the test that nothing moved.
@@ -12,8 +12,9 @@ CACHE=${TRAINERHUB_CACHE_DIR:-/var/cache/otel-trainerhub}
 name=$1
 case "$name" in
   django42) python=python3.11; requirements=$ROOT/tests/hostproject/requirements-django42.txt ;;
+  django60) python=python3.12; requirements=$ROOT/tests/hostproject/requirements-django60.txt ;;
   latest) python=python3.13; requirements=$ROOT/tests/hostproject/requirements-latest.txt ;;
-  *) echo "hostproject.sh: NAME must be django42 or latest, not '$name'" >&2; exit 2 ;;
+  *) echo "hostproject.sh: NAME must be django42, django60 or latest, not '$name'" >&2; exit 2 ;;
 esac
 # pyenv's shims answer for every version but run only the selected one: take the
 # interpreter itself from pyenv's versions where it has one.

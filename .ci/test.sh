@@ -9,8 +9,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash .ci/services.sh
 bash .ci/setup.sh
-# tests/hostproject's environments (Django 4.2 pins on 3.11, the newest Django on 3.13)
+# tests/hostproject's environments (Django 4.2 pins on 3.11, Django 6.0 on 3.12, the newest Django on 3.13)
 bash .ci/hostproject.sh django42 >/dev/null
+bash .ci/hostproject.sh django60 >/dev/null
 bash .ci/hostproject.sh latest >/dev/null
 eval "$(bash .ci/stack-tools.sh)"
 export OTELCOL_BIN JAEGER_BIN

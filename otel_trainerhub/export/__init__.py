@@ -86,9 +86,12 @@ class Pipelines:
         reachable = not self.collector_unavailable()
         if reachable:
             # A collector that stops answering meanwhile ends the wait early.
-            flushed = _run_bounded(self.tracer_provider.force_flush, left(), give_up=self.collector_unavailable)
+            flushed = _run_bounded(self.tracer_provider.force_flush, left(), give_up=self.collector_unavailable,
+                                   inline=lambda s: self.tracer_provider.force_flush(int(s * 1000)))
             if self.logger_provider is not None:
-                flushed = _run_bounded(self.logger_provider.force_flush, left(), give_up=self.collector_unavailable) and flushed
+                logs = self.logger_provider
+                flushed = _run_bounded(logs.force_flush, left(), give_up=self.collector_unavailable,
+                                       inline=lambda s: logs.force_flush(int(s * 1000))) and flushed
             if not flushed and STATS.ledger is not None:
                 STATS.ledger.record_outcome(False)  # the next process to exit need not wait too
             reachable = flushed
@@ -119,9 +122,13 @@ def _time_left(timeout: float) -> Callable[[], float]:
     return lambda: max(0.05, deadline - time.monotonic())
 
 
-def _run_bounded(fn: Callable[[], Any], timeout: float, give_up: Callable[[], bool] | None = None) -> bool:
+def _run_bounded(
+    fn: Callable[[], Any], timeout: float, give_up: Callable[[], bool] | None = None, inline: Callable[[float], Any] | None = None
+) -> bool:
     """Run ``fn`` on a daemon thread and wait at most ``timeout`` seconds for it (less when
-    ``give_up()`` turns true: it is asked every 50 ms)."""
+    ``give_up()`` turns true: it is asked every 50 ms). Where no thread can start (Python
+    3.12+ refuses new threads once the interpreter is shutting down, when atexit runs),
+    ``inline(timeout)`` runs here instead, bounded by its own timeout; without one, nothing runs."""
     result: list[Any] = []
 
     def target() -> None:
@@ -130,7 +137,14 @@ def _run_bounded(fn: Callable[[], Any], timeout: float, give_up: Callable[[], bo
             result[0] = fn()
 
     thread = threading.Thread(target=target, name="otel-trainerhub-flush", daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # "can't create new thread at interpreter shutdown"
+        if inline is None:
+            return False
+        with contained("shutdown"):
+            return bool(inline(timeout))
+        return False
     if give_up is None:
         thread.join(timeout)
     else:

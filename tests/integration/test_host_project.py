@@ -1,9 +1,9 @@
 """otel-trainerhub in a Django project nobody here wrote (tests/hostproject: a forum with a DRF
 router, a ``path("")`` home page, ADMINS and its own LOGGING), on its own pins.
 
-Two environments, built by ``.ci/hostproject.sh``: ``django42`` (a full Django 4.2.8 /
-DRF 3.14 / Celery 5.3 / psycopg 3.1 freeze on Python 3.11) and ``latest`` (the newest
-Django, DRF, Celery and psycopg on Python 3.13). In each the project runs on real gunicorn
+Three environments, built by ``.ci/hostproject.sh``: ``django42`` (a full Django 4.2.8 /
+DRF 3.14 / Celery 5.3 / psycopg 3.1 freeze on Python 3.11), ``django60`` (Django 6.0 on
+Python 3.12) and ``latest`` (the newest Django, DRF, Celery and psycopg on Python 3.13). In each the project runs on real gunicorn
 and PostgreSQL twice: uninstrumented, in the environment of its requirements alone, and with
 ``import otel_trainerhub.auto``, in the same requirements with otel-trainerhub installed.
 """
@@ -85,7 +85,7 @@ def _build(name: str) -> HostEnv:
     return HostEnv(name, Path(paths[f"HOST_{key}_PINS"]), Path(paths[f"HOST_{key}_APP"]))
 
 
-@pytest.fixture(scope="module", params=["django42", "latest"])
+@pytest.fixture(scope="module", params=["django42", "django60", "latest"])
 def host_env(request: pytest.FixtureRequest, services: None) -> HostEnv:
     return _build(request.param)
 

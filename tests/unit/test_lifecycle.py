@@ -82,6 +82,29 @@ def test_process_exit_flushes_without_an_explicit_shutdown(tmp_path: Path) -> No
     assert [s["name"] for s in spans(tmp_path)] == ["last words"]
 
 
+def test_exit_flushes_where_no_thread_can_start_at_shutdown(tmp_path: Path) -> None:
+    # Python 3.12+ refuses new threads once the interpreter shuts down, which is when atexit
+    # runs: the bounded flush then runs on the exiting thread (spans were lost on 3.12).
+    run(
+        """
+        import atexit, threading
+        import otel_trainerhub.auto
+        from opentelemetry import trace
+
+        def refuse(self):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+        # atexit runs its handlers last in, first out: this one before our shutdown.
+        atexit.register(lambda: setattr(threading.Thread, "start", refuse))
+        with trace.get_tracer("case").start_as_current_span("last words"):
+            pass
+        """,
+        tmp_path,
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+    )
+    assert [s["name"] for s in spans(tmp_path)] == ["last words"]
+
+
 def test_sdk_disabled_instruments_nothing(tmp_path: Path) -> None:
     run(
         """
