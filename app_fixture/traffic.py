@@ -12,6 +12,7 @@ import argparse
 import json
 import random
 import sys
+import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,8 +20,9 @@ from typing import Any
 import requests
 
 
-def run(base_url: str, rounds: int = 1, seed: int = 11, clients: int = 30, trainers: int = 8, include_slow: bool = True) -> dict[str, Any]:
-    rng = random.Random(seed)
+def run(base_url: str, rounds: int = 1, seed: int | None = None, clients: int = 30, trainers: int = 8, include_slow: bool = True) -> dict[str, Any]:
+    rng = random.Random(seed)  # None: a different run each time (re-runs book other slots)
+    run_id = uuid.uuid4().hex[:12]  # registrations are new users on every run, seeded or not
     session = requests.Session()
     seen: dict[str, Counter[int]] = defaultdict(Counter)
     booking_ids: list[int] = []
@@ -49,7 +51,7 @@ def run(base_url: str, rounds: int = 1, seed: int = 11, clients: int = 30, train
         if booking_ids:
             call("bookings.invoice", "GET", f"/api/bookings/{booking_ids[0]}/invoice/", client)
         call("subscriptions.create", "POST", "/api/subscriptions/", client, {"plan": rng.choice(["basic", "pro"])})
-        call("users.register", "POST", "/api/users/register/", None, {"username": f"traffic-{seed}-{r}-{rng.randrange(10**9)}", "password": "correct horse battery staple"})
+        call("users.register", "POST", "/api/users/register/", None, {"username": f"traffic-{run_id}-{r}", "password": "correct horse battery staple"})
         if include_slow:
             call("reports.revenue", "GET", "/api/reports/revenue/")
         call("health", "GET", "/health/")
@@ -60,7 +62,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", type=int, default=None, help="repeat the same choices of users, slots and plans (default: new ones each run)")
     parser.add_argument("--no-slow", action="store_true", help="skip the slow report endpoint")
     args = parser.parse_args()
     print(json.dumps(run(args.base_url.rstrip("/"), args.rounds, args.seed, include_slow=not args.no_slow)))
