@@ -52,6 +52,7 @@ class OtlpLogHandler(logging.Handler):
     def __init__(self, provider: LoggerProvider, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self._provider = provider
+        self._loggers: dict[str, Any] = {}  # the provider's get_logger takes a lock per call
 
     def event_dict(self, record: logging.LogRecord) -> dict[str, Any]:
         # The JSON sinks' event, redacted alike (built once for all of them: logs/events.py).
@@ -69,7 +70,12 @@ class OtlpLogHandler(logging.Handler):
             attributes = {
                 k: v if isinstance(v, (str, bool, int, float)) else _dumps(v) for k, v in event.items() if v is not None
             }
-            self._provider.get_logger(record.name).emit(
+            logger = self._loggers.get(record.name)
+            if logger is None:
+                if len(self._loggers) >= 1024:
+                    self._loggers.clear()
+                logger = self._loggers[record.name] = self._provider.get_logger(record.name)
+            logger.emit(
                 timestamp=int(record.created * 1e9),
                 observed_timestamp=time.time_ns(),
                 severity_number=_SEVERITY.get(record.levelno, SeverityNumber.INFO),
