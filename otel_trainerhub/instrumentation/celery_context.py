@@ -41,16 +41,32 @@ def _carry_context(headers: dict[str, Any] | None = None, **_: Any) -> None:
         headers[HEADER] = carried
 
 
+#: task id -> the log context an eager task started in (a request's), put back when it ends.
+_outer: dict[str, dict[str, Any]] = {}
+
+
 def _bind_task(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    request = getattr(task, "request", None)
+    if getattr(request, "is_eager", False) and task_id is not None:
+        # Run in-process (CELERY_TASK_ALWAYS_EAGER): its lines are the request's lines too,
+        # request_id included, and the request's own lines after it keep theirs.
+        if len(_outer) >= 1024:
+            _outer.clear()
+        _outer[task_id] = structlog.contextvars.get_contextvars()
+        structlog.contextvars.bind_contextvars(task_id=task_id, task_name=getattr(task, "name", None))
+        return
     structlog.contextvars.clear_contextvars()
-    carried = getattr(getattr(task, "request", None), HEADER, None)
+    carried = getattr(request, HEADER, None)
     structlog.contextvars.bind_contextvars(
         task_id=task_id, task_name=getattr(task, "name", None), **(carried if isinstance(carried, dict) else {})
     )
 
 
-def _unbind_task(**_: Any) -> None:
+def _unbind_task(task_id: str | None = None, **_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+    outer = _outer.pop(task_id, None) if task_id is not None else None
+    if outer:
+        structlog.contextvars.bind_contextvars(**outer)
 
 
 def _say_as_json(msg: str, f: Any = None) -> None:

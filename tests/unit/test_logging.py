@@ -292,3 +292,30 @@ def test_console_format_prints_a_traceback_on_its_own_indented_lines(tmp_path: P
     assert "  2026-01-01T00:00:00Z forged line\\x1b[31m" in traceback, traceback
     assert all(line.startswith("  ") for line in traceback) and "\\x0a" not in result.stdout
     assert "hunter2" not in result.stdout
+
+
+def test_an_eager_task_keeps_the_requests_context_and_gives_it_back(tmp_path: Path) -> None:
+    # CELERY_TASK_ALWAYS_EAGER runs the task inside the request: its lines are the request's
+    # (request_id too), and the request's lines after it keep their request_id.
+    result = run(
+        """
+        import logging, structlog
+        import otel_trainerhub.auto
+        from celery import Celery
+        app = Celery("case", broker="memory://")
+        app.conf.task_always_eager = True
+
+        @app.task(name="bookings.confirm")
+        def confirm():
+            logging.getLogger("apps.bookings").info("confirming")
+
+        structlog.contextvars.bind_contextvars(request_id="req-7")
+        confirm.delay()
+        logging.getLogger("otel_trainerhub.request").info("request")
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    by_message = {line["message"]: line for line in lines(result.stdout)}
+    assert by_message["confirming"]["request_id"] == "req-7" and by_message["confirming"]["task_name"] == "bookings.confirm"
+    assert by_message["request"]["request_id"] == "req-7" and "task_name" not in by_message["request"]
