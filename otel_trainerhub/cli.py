@@ -8,6 +8,7 @@ their trace ids, and the waterfall of the slowest trace.
 
 from __future__ import annotations
 
+
 import argparse
 import json
 import statistics
@@ -189,10 +190,14 @@ def render(spans: list[SpanRecord], out: Any = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="otel-trainerhub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    description = (__doc__ or "").replace("``", "")  # no markup on a terminal
+    parser = argparse.ArgumentParser(prog="otel-trainerhub", description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     report = sub.add_parser("report", help="summarise a spans file written with OTEL_TRAINERHUB_SPAN_FILE")
-    report.add_argument("spans_file")
+    report.add_argument(
+        "spans_file", metavar="SPANS.jsonl",
+        help="the JSON-lines file a process wrote its spans to (OTEL_TRAINERHUB_SPAN_FILE=path; bin/demo writes var/demo/spans.jsonl)",
+    )
     args = parser.parse_args(argv)
     try:
         with open(args.spans_file, encoding="utf-8") as handle:
