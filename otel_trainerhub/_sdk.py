@@ -36,6 +36,7 @@ __all__ = [
     "current_context_getter",
     "django_request_keys",
     "encode_no_logs",
+    "sdk_encode_logs",
     "exporter_preferences",
     "parent_based_delegates",
     "plain_attributes",
@@ -205,6 +206,13 @@ def set_span_clock(clock: Callable[[], int]) -> tuple[Any, str]:
     if not callable(getattr(sdk_trace, "time_ns", None)):
         raise _mismatch(["opentelemetry.sdk.trace.time_ns"], "opentelemetry-sdk")
     return sdk_trace, "time_ns"
+
+
+def sdk_encode_logs(batch: Any) -> Any:
+    """The SDK's own OTLP log encoder (published under a private module name)."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+
+    return encode_logs(batch)
 
 
 def encode_no_logs() -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_trainerhub import patches
-from otel_trainerhub._sdk import plain_attributes, span_attributes
+from otel_trainerhub._sdk import plain_attributes, sdk_encode_logs, span_attributes
 from otel_trainerhub.contain import swallowed
 
 __all__ = ["EncodedSpans", "encode_logs", "encode_spans", "install"]
@@ -200,8 +200,6 @@ def encode_logs(batch: Sequence[Any]) -> Any:
         return EncodedSpans(_encode(batch, _log))
     except Exception:
         swallowed("log encoding")
-        from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as sdk_encode_logs
-
         return sdk_encode_logs(batch)
 
 
