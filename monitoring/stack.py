@@ -157,7 +157,8 @@ class Stack:
             # The demo's threshold: the fixture's deliberately slow report (0.8 s) is flagged and
             # its traces kept by tail sampling; the caller's SLOW_REQUEST_* settings win.
             "SLOW_REQUEST_THRESHOLD": "0.5",
-        } | {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SLOW_REQUEST_"))}
+            "TRACE_VIEW_URL": "http://127.0.0.1:16686/trace/{trace_id}",  # this stack's Jaeger
+        } | {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SLOW_REQUEST_", "TRACE_VIEW_URL"))}
         if os.environ.get("SENTRY_DSN"):
             app_env["SENTRY_DSN"] = os.environ["SENTRY_DSN"]
         sentry = self.sentry or {

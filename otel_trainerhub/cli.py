@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -120,7 +121,8 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def render(spans: list[SpanRecord], out: Any = None) -> None:
+def render(spans: list[SpanRecord], out: Any = None, trace_view_url: str | None = None) -> None:
+    """The report; with ``trace_view_url`` (TRACE_VIEW_URL's template) each trace id is a link."""
     try:
         from rich.console import Console
         from rich.table import Table
@@ -155,25 +157,28 @@ def render(spans: list[SpanRecord], out: Any = None) -> None:
         )
     console.print(table)
 
+    def trace(trace_id: str) -> str:
+        return trace_view_url.replace("{trace_id}", trace_id) if trace_view_url else trace_id
+
     findings = Table(title="findings")
-    for column in ("finding", "endpoint / task", "detail", "trace id"):
+    for column in ("finding", "endpoint / task", "detail", "trace" if trace_view_url else "trace id"):
         findings.add_column(column)
     for root in sorted(roots, key=lambda r: r.start):
         a = root.attributes
         if a.get(SLOW):
-            findings.add_row("slow", root.name, f"{root.duration_ms:.0f} ms", root.trace_id)
+            findings.add_row("slow", root.name, f"{root.duration_ms:.0f} ms", trace(root.trace_id))
         if a.get(N_PLUS_ONE_COUNT):
             detail = f"{a[N_PLUS_ONE_COUNT]}x {str(a.get(N_PLUS_ONE_STATEMENT, ''))[:60]}"
-            findings.add_row("N+1", root.name, detail, root.trace_id)
+            findings.add_row("N+1", root.name, detail, trace(root.trace_id))
         if root.error:
             status = a.get("http.response.status_code", a.get("http.status_code", ""))
-            findings.add_row("error", root.name, f"status {status}".strip(), root.trace_id)
+            findings.add_row("error", root.name, f"status {status}".strip(), trace(root.trace_id))
     if findings.row_count:
         console.print(findings)
 
     slowest = max((r for r in roots if r.kind == "SERVER") or roots, key=lambda r: r.duration_ms)
     origin = slowest.start
-    tree = Tree(f"slowest trace {slowest.trace_id}: {slowest.name} {slowest.duration_ms:.1f} ms")
+    tree = Tree(f"slowest trace {trace(slowest.trace_id)}: {slowest.name} {slowest.duration_ms:.1f} ms")
 
     def add(node: Any, span: SpanRecord) -> None:
         offset = (span.start - origin) * 1000
@@ -199,12 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the JSON-lines file a process wrote its spans to (OTEL_TRAINERHUB_SPAN_FILE=path; bin/demo writes var/demo/spans.jsonl)",
     )
     args = parser.parse_args(argv)
+    from otel_trainerhub.parsing import ConfigError, _trace_url
+
+    try:
+        trace_view_url = _trace_url("TRACE_VIEW_URL", os.environ.get("TRACE_VIEW_URL", ""))
+    except ConfigError as exc:
+        raise SystemExit(f"otel-trainerhub report: {exc}") from None
     try:
         with open(args.spans_file, encoding="utf-8") as handle:
             spans = load_spans(handle)
     except OSError as exc:
         raise SystemExit(f"otel-trainerhub report: cannot read {args.spans_file}: {exc.strerror}") from None
-    render(spans)
+    render(spans, trace_view_url=trace_view_url)
     return 0
 
 

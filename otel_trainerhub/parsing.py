@@ -111,6 +111,20 @@ def _endpoint(name: str, raw: str) -> str | None:
     return value.rstrip("/")
 
 
+def _trace_url(name: str, raw: str) -> str | None:
+    """A URL template for one trace: ``{trace_id}`` where its 32 hex digits go."""
+    value = raw.strip()
+    if not value:
+        return None
+    try:
+        valid = "{trace_id}" in value and _endpoint(name, value.replace("{trace_id}", "0" * 32)) is not None
+    except ConfigError:
+        valid = False
+    if not valid or value.replace("{trace_id}", "").count("{") or value.replace("{trace_id}", "").count("}"):
+        raise ConfigError(name, raw, "an http:// or https:// URL with {trace_id} where the trace id goes, e.g. http://127.0.0.1:16686/trace/{trace_id}")
+    return value
+
+
 def _pairs(name: str, raw: str) -> dict[str, str]:
     """key=value,key2=value2 as in OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS."""
     from urllib.parse import unquote

@@ -43,6 +43,9 @@ def _is_lifespan_probe(hint: dict[str, Any]) -> bool:
     return type(error) is ValueError and str(error).startswith(_LIFESPAN_PROBE)
 
 
+_trace_view_url: str | None = None  # TRACE_VIEW_URL: each event gets a trace_url tag
+
+
 def _redact_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     try:
         if _is_lifespan_probe(hint):
@@ -51,6 +54,9 @@ def _redact_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]
         span = trace.get_current_span()
         if event_id and span.is_recording():
             span.set_attribute("sentry.event_id", event_id)
+        context = span.get_span_context()
+        if _trace_view_url and context.is_valid:  # the trace behind the error, one click away
+            event.setdefault("tags", {})["trace_url"] = _trace_view_url.replace("{trace_id}", format(context.trace_id, "032x"))
         return _redact(event)
     except Exception:
         _log.debug("otel_trainerhub: Sentry event redaction failed; event dropped", exc_info=True)
@@ -106,9 +112,10 @@ def _redact_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str,
 
 def init_sentry(settings: Settings) -> bool:
     """Start sentry-sdk from the guide's variables; False (and nothing done) without a DSN."""
-    global _initialised
+    global _initialised, _trace_view_url
     if not settings.sentry_dsn or _initialised:
         return _initialised
+    _trace_view_url = settings.trace_view_url
     try:
         import sentry_sdk
     except ImportError:

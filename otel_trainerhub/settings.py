@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from otel_trainerhub.parsing import (  # noqa: I001 (the parsers, one per kind of value)
     INSTRUMENTATION_NAMES, ConfigError, _shown, _bool, _choice, _dsn, _endpoint, _header_name,
-    _instrumentation_names, _number, _optional_text, _pairs, _paths, _route_thresholds, _text,
+    _instrumentation_names, _number, _optional_text, _pairs, _paths, _route_thresholds, _text, _trace_url,
 )
 
 __all__ = ["ConfigError", "OtlpTarget", "Settings", "INSTRUMENTATION_NAMES", "SIGNALS", "load_settings"]
@@ -118,6 +118,7 @@ class Settings:
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = 0.0
     sentry_profiles_sample_rate: float = 0.0
+    trace_view_url: str | None = None
 
     @property
     def spanmetrics_count_every_request(self) -> bool:
@@ -231,6 +232,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "SENTRY_DSN": ("sentry_dsn", _dsn),
     "SENTRY_TRACES_SAMPLE_RATE": ("sentry_traces_sample_rate", _number(float, minimum=0, maximum=1)),
     "SENTRY_PROFILES_SAMPLE_RATE": ("sentry_profiles_sample_rate", _number(float, minimum=0, maximum=1)),
+    "TRACE_VIEW_URL": ("trace_view_url", _trace_url),
 }
 
 ENVIRONMENT_VARIABLES: Final = tuple(_ENV)

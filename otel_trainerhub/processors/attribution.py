@@ -84,20 +84,8 @@ def _n_plus_one_key(statement: str) -> str | None:
 class RootState:
     """What the descendants of one local root did."""
 
-    __slots__ = (
-        "lock",
-        "db_count",
-        "db_ns",
-        "cache_count",
-        "cache_ns",
-        "http_count",
-        "http_ns",
-        "fingerprints",
-        "n_plus_one_source",
-        "n_plus_one_frames",
-        "open",
-        "__weakref__",
-    )
+    __slots__ = ("lock", "db_count", "db_ns", "cache_count", "cache_ns", "http_count", "http_ns", "fingerprints",
+                 "n_plus_one_source", "n_plus_one_frames", "open", "__weakref__")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -141,7 +129,9 @@ class AttributionProcessor(OnEndingProcessor):
         slow_threshold_s: float = 5.0,
         slow_route_thresholds_s: Mapping[str, float] | None = None,
         n_plus_one_threshold: int = 5,
+        trace_view_url: str | None = None,
     ) -> None:
+        self._trace_view_url = trace_view_url  # "...{trace_id}...": a link on the lines below
         self._slow_ns = int(slow_threshold_s * 1e9)
         self._slow_route_ns = {k.lstrip("/"): int(v * 1e9) for k, v in (slow_route_thresholds_s or {}).items()}
         self._n_plus_one = n_plus_one_threshold
@@ -292,9 +282,15 @@ class AttributionProcessor(OnEndingProcessor):
                     "statement": n_plus_one[0],
                     "source": loop_source,
                     "innermost_source": innermost_source,
-                    "trace_id": format(span.context.trace_id, "032x"),
+                    **self._trace_fields(span),
                 },
             )
+
+    def _trace_fields(self, span: Span) -> dict[str, str]:
+        trace_id = format(span.context.trace_id, "032x")
+        if self._trace_view_url is None:
+            return {"trace_id": trace_id}
+        return {"trace_id": trace_id, "trace_url": self._trace_view_url.replace("{trace_id}", trace_id)}
 
     def _worst_repeat(self, fingerprints: dict[str, int]) -> tuple[str, int] | None:
         if not fingerprints:
@@ -308,7 +304,7 @@ class AttributionProcessor(OnEndingProcessor):
             "duration_ms": round(duration_ns / 1e6, 2),
             "db_queries": state.db_count,
             "db_time": round(state.db_ns / 1e9, 3),
-            "trace_id": format(span.context.trace_id, "032x"),
+            **self._trace_fields(span),
         }
         if kind == "task":
             fields = {"task_name": route, "task_id": attributes.get("celery.task_id") or attributes.get("messaging.message.id"), **fields}

@@ -60,6 +60,7 @@ def build_enrichment(
             slow_threshold_s=settings.slow_request_threshold,
             slow_route_thresholds_s=settings.slow_route_thresholds,
             n_plus_one_threshold=settings.n_plus_one_threshold,
+            trace_view_url=settings.trace_view_url,
         )
     enrichment = EnrichingSpanProcessor(RedactionProcessor(), attribution)
     for processor in extra:

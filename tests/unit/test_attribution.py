@@ -237,6 +237,21 @@ def test_slow_task_logs_its_task_name() -> None:
     assert record.getMessage() == "Slow task" and record.task_name == "apps.x" and record.duration_ms == 50.0
 
 
+def test_slow_and_n_plus_one_lines_link_their_trace_when_a_trace_view_is_configured(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "otel_trainerhub.performance")
+    rig = make_rig(slow_threshold_s=0.01, trace_view_url="http://127.0.0.1:16686/trace/{trace_id}")
+    root = rig.tracer.start_span("GET api/trainers/", kind=SpanKind.SERVER, attributes={"http.route": "api/trainers/"}, start_time=0)
+    with trace.use_span(root, end_on_exit=False):
+        for i in range(6):
+            db(rig.tracer, "SELECT * FROM users_user WHERE id = %s", ms=1, start=i * MS)
+    root.end(end_time=50 * MS)
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    lines = {r.getMessage(): r for r in caplog.records}
+    for message in ("Slow request", "N+1 query detected"):
+        assert lines[message].trace_id == trace_id
+        assert lines[message].trace_url == f"http://127.0.0.1:16686/trace/{trace_id}"
+
+
 def test_commands_are_never_slow() -> None:
     rig = make_rig(slow_threshold_s=0.1)
     rig.tracer.start_span("manage.py migrate", attributes={"trainerhub.command.name": "migrate"}, start_time=0).end(end_time=5000 * MS)
