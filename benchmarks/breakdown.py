@@ -54,6 +54,7 @@ def main() -> int:
     runs += [(f"without {p}", "otel_trainerhub", PARTS[p][1]) for p in parts]
     jobs = [(label, variant, extra, endpoint, n) for endpoint in endpoints for label, variant, extra in runs for n in (0, args.requests)]
     load.VAR.mkdir(parents=True, exist_ok=True)
+    request_instructions.compile_sources()
     with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         counted = list(pool.map(lambda job: request_instructions.count(job[1], job[3], job[4], job[2]), jobs))
     counts = {(job[0], job[3], job[4]): c for job, c in zip(jobs, counted)}
