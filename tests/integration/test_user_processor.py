@@ -18,12 +18,20 @@ pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).parent / "data" / "user_processor.py"
 
 
-def test_a_users_span_processor_receives_every_span_with_its_attributes(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox) -> None:
-    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox)
+# Our server-span middleware, and contrib's where only it has the feature (http.server.*
+# metrics here): the same spans either way.
+@pytest.mark.parametrize("server_metrics", ["auto", "on"], ids=["our middleware", "contrib's middleware"])
+def test_a_users_span_processor_receives_every_span_with_its_attributes(
+    seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, server_metrics: str
+) -> None:
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox,
+                   OTEL_TRAINERHUB_HTTP_SERVER_METRICS=server_metrics)
     result = subprocess.run([str(BIN / "python"), str(SCRIPT)], cwd=FIXTURE, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["statuses"] == ["200 OK", "200 OK", "200 OK", "404 Not Found"]
+    first = "ServerSpanMiddleware" if server_metrics == "auto" else "_DjangoMiddleware"
+    assert any(m.endswith(first) for m in seen["middleware"]), seen["middleware"]
     exported = receiver.wait_for(lambda s: len([x for x in s if x.kind == "SERVER"]) >= 4)
     ended = {s["span_id"]: s for s in seen["ended"]}
 

@@ -56,12 +56,7 @@ def _named_by_route(wrapped: Callable[..., Any], instance: Any, args: Sequence[A
         match = getattr(request, "resolver_match", None)
         span = request.META.get(_span_key)
         if match is not None and span is not None:
-            route = routes.template(getattr(match, "route", None) or "")
-            if span.is_recording():
-                span.set_attribute("http.route", route)
-                method = str(getattr(span, "name", "HTTP")).partition(" ")[0]
-                if method != "HTTP":  # contrib's name for a method outside the known set
-                    span.update_name(f"{method} {route}")
+            route = server.name_by_route(span, request, match)
             duration = request.META.get(_duration_key)
             if duration is not None:
                 for key in ("http.route", "http.target"):

@@ -20,7 +20,7 @@ from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.django.identity import CURRENT_REQUEST, client_address, loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.security import log_security_event
 
-__all__ = ["RequestLoggingMiddleware", "UntracedPathsMiddleware", "dotted", "is_untraced", "set_untraced_paths"]
+__all__ = ["RequestLoggingMiddleware", "UntracedPathsMiddleware", "arun_untraced", "dotted", "is_untraced", "run_untraced", "set_untraced_paths"]
 
 request_log = logging.getLogger("otel_trainerhub.request")
 _untraced_paths: tuple[str, ...] = ()
@@ -59,6 +59,24 @@ class HybridMiddleware:
             markcoroutinefunction(self)  # type: ignore[type-var]
 
 
+def run_untraced(get_response: Callable[[Any], Any], request: Any) -> Any:
+    """``get_response(request)`` with instrumentation suppressed, its SQL and Redis included."""
+    token = attach(_sdk.suppressed_context())
+    try:
+        return get_response(request)
+    finally:
+        detach(token)
+
+
+async def arun_untraced(get_response: Callable[[Any], Awaitable[Any]], request: Any) -> Any:
+    """:func:`run_untraced` for an async stack."""
+    token = attach(_sdk.suppressed_context())
+    try:
+        return await get_response(request)
+    finally:
+        detach(token)
+
+
 class UntracedPathsMiddleware(HybridMiddleware):
     """Runs probe and scrape requests with instrumentation suppressed, their SQL and Redis included."""
 
@@ -67,21 +85,12 @@ class UntracedPathsMiddleware(HybridMiddleware):
             return self._acall(request)
         if not is_untraced(request.path):
             return self.get_response(request)
-        token = attach(_sdk.suppressed_context())
-        try:
-            return self.get_response(request)
-        finally:
-            detach(token)
+        return run_untraced(self.get_response, request)
 
     async def _acall(self, request: Any) -> Any:
-        get_response: Callable[[Any], Awaitable[Any]] = self.get_response
         if not is_untraced(request.path):
-            return await get_response(request)
-        token = attach(_sdk.suppressed_context())
-        try:
-            return await get_response(request)
-        finally:
-            detach(token)
+            return await self.get_response(request)
+        return await arun_untraced(self.get_response, request)
 
 
 def _request_id(request: Any) -> str:

@@ -29,15 +29,14 @@ from opentelemetry.instrumentation.wsgi import collect_request_attributes, wsgi_
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.util.http import sanitize_method
 
-from otel_trainerhub import _sdk
 from otel_trainerhub.attributes import REQUEST_ABANDONED, TRAINER_ID
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.django import routes
 from otel_trainerhub.instrumentation.django.identity import loaded_user, trainer_id_of
-from otel_trainerhub.instrumentation.django.middleware import HybridMiddleware, is_untraced
+from otel_trainerhub.instrumentation.django.middleware import HybridMiddleware, arun_untraced, is_untraced, run_untraced
 from otel_trainerhub.instrumentation.django.streaming import defer_end_until_streamed
 
-__all__ = ["ServerSpanMiddleware", "describe_response", "lean_supported", "set_tracer"]
+__all__ = ["ServerSpanMiddleware", "describe_response", "lean_supported", "name_by_route", "set_tracer"]
 
 #: contrib's options that only its middleware implements (read by contrib from the environment).
 CONTRIB_ONLY_VARIABLES = (
@@ -97,11 +96,15 @@ def _start(request: Any) -> tuple[Span, Token[Context]]:
     return span, token
 
 
-def _name_by_route(span: Span, request: Any, route: str) -> None:
+def name_by_route(span: Span, request: Any, match: Any) -> str:
+    """Name ``span`` after the route of Django's ``match`` (a ResolverMatch), set ``http.route``,
+    and return the route (both paths: contrib's spans are renamed the same way)."""
+    route = routes.template(getattr(match, "route", None) or "")
     if span.is_recording():
         span.set_attribute("http.route", route)
         if getattr(span, "name", None) != "HTTP":  # contrib's name for a method outside the known set
             span.update_name(f"{request.method} {route}")
+    return route
 
 
 def _route_unseen(span: Span, request: Any) -> None:
@@ -116,7 +119,7 @@ def _route_unseen(span: Span, request: Any) -> None:
     except Resolver404:
         span.update_name(f"{request.method} {routes.UNMATCHED}")
         return
-    _name_by_route(span, request, routes.template(getattr(match, "route", None) or ""))
+    name_by_route(span, request, match)
 
 
 def describe_response(span: Span, request: Any, response: Any) -> None:
@@ -188,7 +191,7 @@ class ServerSpanMiddleware(HybridMiddleware):
         if self._is_async:
             return self._acall(request)
         if is_untraced(request.path):
-            return _untraced(self.get_response, request)
+            return run_untraced(self.get_response, request)
         try:
             span, token = _start(request)
         except Exception:
@@ -206,11 +209,7 @@ class ServerSpanMiddleware(HybridMiddleware):
     async def _acall(self, request: Any) -> Any:
         get_response: Callable[[Any], Awaitable[Any]] = self.get_response
         if is_untraced(request.path):
-            token = attach(_sdk.suppressed_context())
-            try:
-                return await get_response(request)
-            finally:
-                detach(token)
+            return await arun_untraced(get_response, request)
         try:
             span, token = _start(request)
         except Exception:
@@ -244,15 +243,6 @@ def _route_known(request: Any) -> None:
         return
     state[1] = True
     try:
-        match = request.resolver_match
-        _name_by_route(state[0], request, routes.template(getattr(match, "route", None) or ""))
+        name_by_route(state[0], request, request.resolver_match)
     except Exception:
         swallowed("django route")
-
-
-def _untraced(get_response: Callable[[Any], Any], request: Any) -> Any:
-    token = attach(_sdk.suppressed_context())
-    try:
-        return get_response(request)
-    finally:
-        detach(token)

@@ -39,4 +39,6 @@ seen = Seen()
 trace.get_tracer_provider().add_span_processor(seen)
 statuses = [call("/api/ping/"), call("/api/trainers/"), call("/api/bookings/", "client-1"), call("/no/such/page/")]
 trace.get_tracer_provider().force_flush()
-print(json.dumps({"statuses": statuses, "started": seen.started, "ended": seen.ended}))
+from django.conf import settings
+
+print(json.dumps({"statuses": statuses, "started": seen.started, "ended": seen.ended, "middleware": list(settings.MIDDLEWARE)}))
