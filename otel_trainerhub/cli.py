@@ -8,7 +8,6 @@ their trace ids, and the waterfall of the slowest trace.
 
 from __future__ import annotations
 
-
 import argparse
 import json
 import os

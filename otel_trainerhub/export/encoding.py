@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import struct
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from otel_trainerhub import patches
 from otel_trainerhub._sdk import plain_attributes, sdk_encode_logs, span_attributes
 from otel_trainerhub.contain import swallowed
 
-__all__ = ["EncodedSpans", "encode_logs", "encode_spans", "install"]
+__all__ = ["Encoded", "encode_logs", "encode_spans", "install"]
 
 _KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
@@ -47,7 +47,7 @@ def _varint(n: int) -> bytes:
 
 
 def _field(tag: int, payload: bytes) -> bytes:
-    """A length-delimited field (``tag`` is the field number's key byte(s) as an int < 128 or bytes)."""
+    """A length-delimited field; ``tag`` is its one-byte key (field number < 16, wire type 2)."""
     return bytes((tag,)) + _varint(len(payload)) + payload
 
 
@@ -168,8 +168,8 @@ def _resource(resource: Any) -> bytes:
     return _field(0x0A, _attributes(0x0A, resource.attributes))
 
 
-class EncodedSpans:
-    """What the SDK's ``encode_spans`` returns, as far as its HTTP exporter uses it."""
+class Encoded:
+    """What the SDK's ``encode_spans`` / ``encode_logs`` return, as far as their HTTP exporters use it."""
 
     __slots__ = ("_data",)
 
@@ -186,7 +186,7 @@ def encode_spans(spans: Sequence[Any]) -> Any:
     """An ``ExportTraceServiceRequest`` of ``spans``, grouped by resource then scope as the SDK
     does; a batch this cannot encode goes to the SDK's encoder instead (and the error is ours)."""
     try:
-        return EncodedSpans(_encode(spans))
+        return Encoded(_encode(spans, _span))
     except Exception:
         swallowed("span encoding")
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode_spans
@@ -197,7 +197,7 @@ def encode_spans(spans: Sequence[Any]) -> Any:
 def encode_logs(batch: Sequence[Any]) -> Any:
     """An ``ExportLogsServiceRequest`` of ``batch`` (ReadableLogRecords), as the SDK builds it."""
     try:
-        return EncodedSpans(_encode(batch, _log))
+        return Encoded(_encode(batch, _log))
     except Exception:
         swallowed("log encoding")
         return sdk_encode_logs(batch)
@@ -239,9 +239,9 @@ def _log(readable: Any) -> bytes:
     return _field(0x12, b"".join(parts))  # ScopeLogs.log_records
 
 
-def _encode(items: Sequence[Any], encode_one: Any = None) -> bytes:
-    """Items grouped by resource, then by scope, in first-seen order (the SDK's defaultdicts)."""
-    encode_one = encode_one or _span
+def _encode(items: Sequence[Any], encode_one: Callable[[Any], bytes]) -> bytes:
+    """Items (spans or log records, each by ``encode_one``) grouped by resource, then by scope,
+    in first-seen order (the SDK's defaultdicts)."""
     grouped: defaultdict[Any, defaultdict[Any, list[bytes]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
         grouped[item.resource][item.instrumentation_scope or None].append(encode_one(item))
