@@ -14,11 +14,7 @@ log line and the server span's export), so the lines do not add up to the total.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
 import load
 import request_instructions
@@ -52,26 +48,20 @@ def main() -> int:
         parser.error(f"--endpoints among {', '.join(request_instructions.PATHS)}; --parts among {', '.join(PARTS)}")
     runs: list[tuple[str, str, dict[str, str]]] = [("baseline", "baseline", {}), ("all on", "otel_trainerhub", {})]
     runs += [(f"without {p}", "otel_trainerhub", PARTS[p][1]) for p in parts]
-    jobs = [(label, variant, extra, endpoint, n) for endpoint in endpoints for label, variant, extra in runs for n in (0, args.requests)]
-    load.VAR.mkdir(parents=True, exist_ok=True)
-    request_instructions.compile_sources()
-    with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counted = list(pool.map(lambda job: request_instructions.count(job[1], job[3], job[4], job[2]), jobs))
-    counts = {(job[0], job[3], job[4]): c for job, c in zip(jobs, counted)}
+    per = request_instructions.per_request(
+        [((label, endpoint), variant, endpoint, extra) for endpoint in endpoints for label, variant, extra in runs], args.requests
+    )
     rows = []
     for endpoint in endpoints:
-        per = {label: (counts[(label, endpoint, args.requests)] - counts[(label, endpoint, 0)]) / args.requests for label, _, _ in runs}
-        added = per["all on"] - per["baseline"]
-        rows.append({"endpoint": endpoint, "part": "baseline", "per_request": round(per["baseline"]), "cost": None})
-        rows.append({"endpoint": endpoint, "part": "all on", "per_request": round(per["all on"]), "cost": round(added)})
+        added = per[("all on", endpoint)] - per[("baseline", endpoint)]
+        rows.append({"endpoint": endpoint, "part": "baseline", "per_request": round(per[("baseline", endpoint)]), "cost": None})
+        rows.append({"endpoint": endpoint, "part": "all on", "per_request": round(per[("all on", endpoint)]), "cost": round(added)})
         for p in parts:
-            cost = per["all on"] - per[f"without {p}"]
-            rows.append({"endpoint": endpoint, "part": p, "per_request": round(per[f"without {p}"]), "cost": round(cost),
+            without = per[(f"without {p}", endpoint)]
+            cost = per[("all on", endpoint)] - without
+            rows.append({"endpoint": endpoint, "part": p, "per_request": round(without), "cost": round(cost),
                          "share": cost / added if added else 0.0})
-    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": load.cpu_name(),
-            "command": "python benchmarks/breakdown.py " + " ".join(sys.argv[1:]), "requests": args.requests}
-    load.RESULTS.mkdir(exist_ok=True)
-    (load.RESULTS / "breakdown.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    meta = request_instructions.results_meta("breakdown.py", args.requests)
     lines = [f"# What each part costs per request ({meta['date']}, {meta['cpu']})", "",
              f"`{meta['command'].strip()}`: callgrind instructions per request ({args.requests} counted after 20 of warm-up), "
              "otel_trainerhub with everything on, then with one part switched off; a part's cost is what switching it off saves. "
@@ -80,11 +70,10 @@ def main() -> int:
              "| --- | --- | --- | ---: | ---: | ---: |"]
     for r in rows:
         what = PARTS[r["part"]][0] if r["part"] in PARTS else ("uninstrumented" if r["part"] == "baseline" else "nothing: everything on")
-        cost = "" if r["cost"] is None else f"{r['cost']:+,}"
+        saved = "" if r["cost"] is None else f"{r['cost']:+,}"
         share = f"{r['share']:.0%}" if "share" in r else ""
-        lines.append(f"| {r['endpoint']} | {r['part']} | {what} | {r['per_request']:,} | {cost} | {share} |")
-    (load.RESULTS / "breakdown.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        lines.append(f"| {r['endpoint']} | {r['part']} | {what} | {r['per_request']:,} | {saved} | {share} |")
+    request_instructions.write_results("breakdown", meta, rows, lines)
     return 0
 
 

@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
@@ -85,6 +86,31 @@ def compile_sources() -> None:
     subprocess.run([str(load.BIN / "python"), "-m", "compileall", "-q", str(load.ROOT / "otel_trainerhub"), str(load.FIXTURE)], check=True)
 
 
+def per_request(runs: Sequence[tuple[Hashable, str, str, dict[str, str]]], requests: int) -> dict[Hashable, float]:
+    """Instructions per request of each run ``(key, variant, endpoint, extra_env)``: its process
+    with ``requests`` requests minus one with none, every process counted in parallel."""
+    load.VAR.mkdir(parents=True, exist_ok=True)
+    compile_sources()
+    jobs = [(run, n) for run in runs for n in (0, requests)]
+    with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counted = list(pool.map(lambda job: count(job[0][1], job[0][2], job[1], job[0][3]), jobs))
+    totals = {(run[0], n): c for (run, n), c in zip(jobs, counted)}
+    return {run[0]: (totals[(run[0], requests)] - totals[(run[0], 0)]) / requests for run in runs}
+
+
+def results_meta(script: str, requests: int) -> dict[str, Any]:
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": load.cpu_name(),
+            "command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]), "requests": requests}
+
+
+def write_results(stem: str, meta: dict[str, Any], rows: list[dict[str, Any]], lines: list[str]) -> None:
+    """``results/<stem>.json`` (meta and rows) and ``results/<stem>.md`` (``lines``), also printed."""
+    load.RESULTS.mkdir(exist_ok=True)
+    (load.RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    (load.RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=30)
@@ -94,28 +120,21 @@ def main() -> int:
     endpoints, variants = args.endpoints.split(","), args.variants.split(",")
     if set(endpoints) - set(PATHS) or set(variants) - {"baseline", "otel_trainerhub", "stock"} or "baseline" not in variants:
         parser.error(f"--endpoints among {', '.join(PATHS)}; --variants among baseline, otel_trainerhub, stock, baseline included")
-    load.VAR.mkdir(parents=True, exist_ok=True)
-    compile_sources()
-    jobs = [(v, e, n) for e in endpoints for v in variants for n in (0, args.requests)]
-    with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: count(*job), jobs)))
+    per = per_request([((v, e), v, e, {}) for e in endpoints for v in variants], args.requests)
     rows = []
     for endpoint in endpoints:
-        per = {v: (counts[(v, endpoint, args.requests)] - counts[(v, endpoint, 0)]) / args.requests for v in variants}
+        base = per[("baseline", endpoint)]
         for v in variants:
-            rows.append({"endpoint": endpoint, "variant": v, "instructions_per_request": round(per[v]),
-                         "ratio": per[v] / per["baseline"], "added": round(per[v] - per["baseline"])})
-    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": load.cpu_name(),
-            "command": "python benchmarks/request_instructions.py " + " ".join(sys.argv[1:]), "requests": args.requests}
-    load.RESULTS.mkdir(exist_ok=True)
-    (load.RESULTS / "request-instructions.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+            mine = per[(v, endpoint)]
+            rows.append({"endpoint": endpoint, "variant": v, "instructions_per_request": round(mine),
+                         "ratio": mine / base, "added": round(mine - base)})
+    meta = results_meta("request_instructions.py", args.requests)
     lines = [f"# Instructions per request ({meta['date']}, {meta['cpu']})", "",
              f"`{meta['command'].strip()}`: callgrind, every thread, the WSGI app called in-process "
              f"({args.requests} requests counted, after 20 of warm-up); each figure also against `baseline`.", "",
              "| endpoint | variant | instructions / request | × baseline | added |", "| --- | --- | ---: | ---: | ---: |"]
     lines += [f"| {r['endpoint']} | {r['variant']} | {r['instructions_per_request']:,} | {r['ratio']:.3f} | {r['added']:+,} |" for r in rows]
-    (load.RESULTS / "request-instructions.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("request-instructions", meta, rows, lines)
     return 0
 
 
