@@ -66,11 +66,11 @@ def test_log_records_are_the_sdks_too() -> None:
     from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as sdk_encode_logs
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
     from otel_trainerhub.export.encoding import encode_logs
 
-    exporter = InMemoryLogExporter()
+    exporter = InMemoryLogRecordExporter()
     provider = LoggerProvider(resource=Resource.create({"service.name": "trainerhub"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     span = NonRecordingSpan(SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=False, trace_flags=TraceFlags(1)))
@@ -86,3 +86,22 @@ def test_log_records_are_the_sdks_too() -> None:
         assert ExportLogsServiceRequest.FromString(encode_logs(records).SerializeToString()) == expected
     first = expected.resource_logs[0].scope_logs[0].log_records[0]
     assert first.trace_id and first.span_id and first.flags == 1 and first.observed_time_unix_nano and len(expected.resource_logs[0].scope_logs) == 2
+
+
+def test_off_the_main_thread_encoding_gives_the_gil_away_between_slices(monkeypatch) -> None:
+    import threading
+
+    from otel_trainerhub.export import encoding
+
+    spans = _spans(Resource({"service.name": "trainerhub"})) * 50
+    pauses: list[float] = []
+    monkeypatch.setattr(encoding, "_SLICE_S", 0.0)  # every span ends a slice
+    monkeypatch.setattr(encoding.time, "sleep", pauses.append)
+    on_main = encode_spans(spans).SerializeToString()
+    assert pauses == []  # a flush on the main thread (shutdown, a request) never pauses
+    out: list[bytes] = []
+    worker = threading.Thread(target=lambda: out.append(encode_spans(spans).SerializeToString()))
+    worker.start()
+    worker.join(10)
+    assert out == [on_main]
+    assert len(pauses) == len(spans) and set(pauses) == {encoding._PAUSE_S}
