@@ -10,6 +10,7 @@ answers (the SDK's default 10 s export timeout applies)."""
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from pathlib import Path
 
@@ -22,7 +23,11 @@ from tests.support.stack import base_env, start_gunicorn
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
-PHASE_S = 8
+PHASE_S = 5
+# The four phases, each round: p99 over one short phase moves by up to 2x between runs on a
+# shared 2-core machine, so each state is measured three times and compared by its median.
+ROUNDS = 3
+STATES = ("up", "refusing", "hanging", "recovered")
 CONNECTIONS = 4
 SUMMARY = re.compile(r"otel_trainerhub: process (\d+) exported (\d+) spans and dropped (\d+)")
 # What a hung export may hold while it waits: the batch queue (2,048 spans), the log queue,
@@ -30,8 +35,8 @@ SUMMARY = re.compile(r"otel_trainerhub: process (\d+) exported (\d+) spans and d
 RSS_BOUND_MB = 48.0
 # A request that waited on the collector would take the export timeout (10 s) or a retry
 # back-off (about 1 s): a p99 below this is a request that never waited. How close each
-# phase's p99 stays to the one before (the 1.2x target) is a measurement, recorded in the
-# results table; on a shared 2-core machine it is too noisy for an assertion (STYLE: timings
+# state's median p99 stays to the healthy phases' and to the state before it (the 1.2x
+# target) is a measurement, recorded in the results table; on a shared 2-core machine it is too noisy for an assertion (STYLE: timings
 # are measured, not asserted).
 STALL_MS = 500.0
 
@@ -56,8 +61,8 @@ def test_a_dead_then_hung_collector_costs_requests_nothing_and_every_missing_spa
         workers = children_of(gunicorn.pid)
         assert len(workers) == 2, workers
         rss_start = {pid: rss_mb(pid) for pid in workers}
-        for state in ("up", "refusing", "hanging", "up"):
-            link.set(state)
+        for state in STATES * ROUNDS:
+            link.set("up" if state == "recovered" else state)
             started = time.time_ns()
             result = wrk(ping, PHASE_S, connections=CONNECTIONS)
             result.update(state=state, started_ns=started, rss_mb={pid: rss_mb(pid) for pid in workers})
@@ -80,18 +85,27 @@ def test_a_dead_then_hung_collector_costs_requests_nothing_and_every_missing_spa
     sent_before = len([s for s in receiver.spans() if s.name == "GET api/ping/" and s.start_ns < phases[0]["started_ns"]])
     expected = served + sent_before
     missing = expected - len(pings)
+    def p99(state: str) -> float:
+        return statistics.median(p["p99_ms"] for p in phases if p["state"] == state)
+
     lines = [
         f"| {p['state']} | {p['requests']} | {p['rps']:.0f} | {p['non_2xx'] + p['socket_errors']} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} | "
-        + (f"{p['p99_ms'] / before['p99_ms']:.2f}x" if before else "") + " | "
         + ", ".join(f"{p['rss_mb'][pid] - rss_start[pid]:+.1f}" for pid in workers) + " |"
-        for before, p in zip([None, *phases], phases)
+        for p in phases
     ]
     record(
         "collector dead, hung, back under load",
-        f"gunicorn --preload, 2 sync workers, `wrk -t1 -c{CONNECTIONS}` on /api/ping/ for {PHASE_S} s per phase; "
+        f"gunicorn --preload, 2 sync workers, `wrk -t1 -c{CONNECTIONS}` on /api/ping/ for {PHASE_S} s per phase, "
+        f"{ROUNDS} rounds of: collector up, refusing, hanging, up again (`recovered`: its backlog drains); "
         "collector behind a switchable loopback link; SDK default export timeout (10 s).",
-        ["| collector | requests | req/s | failed | p50 ms | p99 ms | p99 vs phase before | RSS change per worker (MiB) |",
-         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |", *lines,
+        ["| collector | requests | req/s | failed | p50 ms | p99 ms | RSS change per worker (MiB) |",
+         "| --- | ---: | ---: | ---: | ---: | ---: | --- |", *lines, "",
+         "Median p99 of each state's phases, against the healthy phases before each fault (`up`) and against the "
+         "phase before it in the round:", "",
+         "| collector | median p99 ms | vs up | vs the state before |", "| --- | ---: | ---: | ---: |",
+         *(f"| {state} | {p99(state):.2f} | {p99(state) / p99('up'):.2f}x | "
+           + (f"{p99(state) / p99(before):.2f}x |" if before else " |")
+           for before, state in zip([None, *STATES], STATES)),
          "", f"spans expected {expected}, received {len(pings)}, missing {missing}, counted dropped {dropped} "
          f"(exit summaries: {summaries})"],
     )
