@@ -14,7 +14,7 @@ from typing import Any
 
 from otel_trainerhub.settings import ConfigError, Settings, load_settings
 
-__all__ = ["ConfigError", "Settings", "configure", "shutdown", "is_configured", "current_settings", "telemetry_stats", "log_security_event"]
+__all__ = ["ConfigError", "Settings", "configure", "force_flush", "shutdown", "is_configured", "current_settings", "telemetry_stats", "log_security_event"]
 
 _log = logging.getLogger("otel_trainerhub")
 
@@ -153,6 +153,17 @@ def _register_atexit() -> None:
 
     _atexit_registered = True
     atexit.register(shutdown)
+
+
+def force_flush(timeout: float | None = None) -> bool:
+    """Export every span, log record and metric this process holds now, waiting at most
+    ``timeout`` seconds (default ``OTEL_TRAINERHUB_SHUTDOWN_TIMEOUT``): for the end of a batch
+    job, a cron run, a test. False when not all of it was delivered in time; with the collector
+    known down or hung it returns False at once. True (nothing to do) before :func:`configure`."""
+    state = _state
+    if state is None or state.pipelines is None:
+        return True
+    return bool(state.pipelines.force_flush(timeout))
 
 
 def shutdown(timeout: float | None = None) -> None:

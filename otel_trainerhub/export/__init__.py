@@ -12,6 +12,7 @@ is stuck, or the last export of any process of the tree failed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import platform
 import threading
@@ -74,6 +75,21 @@ class Pipelines:
                 ledger.record_outcome(False)
             return True
         return ledger is not None and ledger.collector_failing()
+
+    def force_flush(self, timeout: float | None = None) -> bool:
+        """Export what every signal holds now, all of it within ``timeout`` seconds (default: the
+        shutdown timeout); with the collector known down or hung, nothing is waited for."""
+        left = _time_left(self.shutdown_timeout if timeout is None else timeout)
+        flushes: list[Callable[[int], Any]] = [self.tracer_provider.force_flush, self.meter_provider.force_flush]
+        if self.logger_provider is not None:
+            flushes.insert(1, self.logger_provider.force_flush)
+        flushed = True
+        for flush in flushes:
+            if self.collector_unavailable():
+                return False
+            run: Callable[[], Any] = functools.partial(flush, int(left() * 1000))
+            flushed = _run_bounded(run, left(), give_up=self.collector_unavailable) and flushed
+        return flushed
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Flush and stop, all of it within ``timeout`` seconds (default: the shutdown timeout);

@@ -68,6 +68,32 @@ def test_shutdown_flushes_what_is_queued(tmp_path: Path) -> None:
     assert sorted(s["name"] for s in spans(tmp_path)) == sorted(f"span-{i}" for i in range(25))
 
 
+def test_force_flush_exports_every_signal_now_and_keeps_running(tmp_path: Path) -> None:
+    result = run(
+        """
+        import logging, otel_trainerhub
+        assert otel_trainerhub.force_flush() is True  # before configure: nothing to do
+        otel_trainerhub.configure()
+        from opentelemetry import trace
+        tracer = trace.get_tracer("case")
+        for i in range(5):
+            with tracer.start_as_current_span(f"span-{i}"):
+                pass
+        assert otel_trainerhub.telemetry_stats()["spans_exported"] == 0
+        assert otel_trainerhub.force_flush(5) is True
+        assert otel_trainerhub.telemetry_stats()["spans_exported"] == 5
+        with tracer.start_as_current_span("after"):  # still exporting after a flush
+            pass
+        assert otel_trainerhub.force_flush(5) is True
+        print(otel_trainerhub.telemetry_stats()["spans_exported"])
+        """,
+        tmp_path,
+        OTEL_BSP_SCHEDULE_DELAY="600000",  # nothing is exported unless flushed
+    )
+    assert result.stdout.strip() == "6", result.stderr[-2000:]
+    assert sorted(s["name"] for s in spans(tmp_path)) == sorted([*(f"span-{i}" for i in range(5)), "after"])
+
+
 def test_process_exit_flushes_without_an_explicit_shutdown(tmp_path: Path) -> None:
     run(
         """
