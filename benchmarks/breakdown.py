@@ -1,11 +1,11 @@
 """What each part of the telemetry costs per request: instructions, each part switched off in turn.
 
-    .venv/bin/python benchmarks/breakdown.py                       # about 15 minutes; results/breakdown.{json,md}
+    .venv/bin/python benchmarks/breakdown.py                       # about 20 minutes; results/breakdown.{json,md}
     .venv/bin/python benchmarks/breakdown.py --endpoints trivial --parts django,log_lines
 
 The same measurement as ``benchmarks/request_instructions.py`` (callgrind over every
-thread of a process that calls the fixture's WSGI app in-process; a run of ``--requests``
-requests minus a run of none), for ``otel_trainerhub`` with everything on and then with one
+thread of a process that calls the fixture's WSGI app in-process; only ``--requests``
+requests and their flush counted), for ``otel_trainerhub`` with everything on and then with one
 part switched off by its own setting, all in one run. A part's cost is what switching it
 off saves. Parts overlap (switching off Django's instrumentation also removes the request
 log line and the server span's export), so the lines do not add up to the total.
@@ -39,7 +39,7 @@ PARTS: dict[str, tuple[str, dict[str, str]]] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--endpoints", default="trivial,bookings_list")
     parser.add_argument("--parts", default=",".join(PARTS))
     args = parser.parse_args()

@@ -1,19 +1,21 @@
 """CPU instructions per request, counted: the fixture's WSGI app called in-process, per variant.
 
-    .venv/bin/python benchmarks/request_instructions.py        # about 6 minutes; results/request-instructions.{json,md}
+    .venv/bin/python benchmarks/request_instructions.py        # about 8 minutes; results/request-instructions.{json,md}
 
 Under load, this VM's timings (and even its CPU seconds) move by tens of percent between
 runs, which hides differences of a few percent between variants. Here each variant's
 process (the same environment as in ``benchmarks/load.py``: ``baseline``, ``otel_trainerhub``,
 ``stock`` under ``opentelemetry-instrument``) calls the WSGI application directly, with no
 server, and valgrind's callgrind counts the instructions of every thread, export included.
-A run of ``--requests`` requests minus a run of none (after the same warm-up) cancels
-start-up and imports. Garbage collection is left on, with start-up's objects frozen
-(``gc.freeze()``) so a full collection of them does not land in one run and not the
-other; what remains varies by a few percent between runs (the database and cache state),
-so compare variants within one run. Span and metric export are
-deferred to the end of each run (long schedule delays), so every run exports its spans in
-one batch and the export's cost per span is counted alike in every variant.
+Only the measured section is counted: the process marks its start and end with a call
+callgrind dumps its counts at (``os.sched_yield``, which nothing else here calls), so start-up,
+imports and warm-up are left out of the figure instead of subtracted as another process's.
+Inside the section: ``--requests`` requests, then a flush of every provider the variant has
+(spans, log records, metrics), so each request's export is counted on the thread that did it
+and in every variant alike. Garbage collection is left on, with start-up's objects frozen
+(``gc.freeze()``) so a full collection of them does not land in one run and not the other,
+and every process gets the same ``PYTHONHASHSEED``. What remains varies by a few percent
+between runs (the database and cache state), so compare variants within one run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -33,6 +37,7 @@ from typing import Any
 import load
 
 PATHS = {"bookings_list": "/api/bookings/", "trivial": "/api/ping/"}
+MARKER = "sched_yield"  # callgrind dumps its counts before each call; the section is dump 2 of 3
 
 
 def _call(application: Any, path: str) -> None:
@@ -48,36 +53,62 @@ def _call(application: Any, path: str) -> None:
         raise RuntimeError(f"{path}: {status[0]} {body[:300]!r}")
 
 
+def _flush() -> None:
+    """Export what every provider of this variant holds (none in ``baseline``)."""
+    import otel_trainerhub
+    from opentelemetry import _logs, metrics, trace
+
+    if otel_trainerhub.is_configured():
+        if not otel_trainerhub.force_flush(60):
+            raise RuntimeError("otel_trainerhub.force_flush did not deliver everything")
+        return
+    for provider in (trace.get_tracer_provider(), _logs.get_logger_provider(), metrics.get_meter_provider()):
+        flush = getattr(provider, "force_flush", None)
+        if flush is not None:
+            flush()
+
+
 def _child(path: str, requests: int) -> None:
-    """Inside the measured process: warm up, then ``requests`` requests."""
+    """Inside the measured process: warm up, then the counted section (``requests`` requests and a flush)."""
     sys.path.insert(0, str(load.FIXTURE))
     from config.wsgi import application  # the fixture's first import instruments (or not)
 
     for _ in range(20):
         _call(application, path)
+    _flush()
     # Start-up's objects out of the collector's way: otherwise whether a full collection of
     # them falls inside the measured requests or not moves the count by up to 40% (trivial).
     gc.collect()
     gc.freeze()
+    os.sched_yield()  # the section starts (MARKER)
     for _ in range(requests):
         _call(application, path)
+    _flush()
+    os.sched_yield()  # and ends
 
 
 def count(variant: str, endpoint: str, requests: int, extra_env: dict[str, str] | None = None) -> int:
-    """Instructions of one process: ``variant``'s environment (plus ``extra_env``), ``requests`` to ``endpoint``."""
+    """Instructions of the counted section of one process: ``variant``'s environment (plus
+    ``extra_env``), ``requests`` to ``endpoint``."""
     env = load.variant_env(variant)
-    env.update(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000", **(extra_env or {}))
+    env.update(OTEL_BSP_SCHEDULE_DELAY="600000", OTEL_BLRP_SCHEDULE_DELAY="600000", OTEL_METRIC_EXPORT_INTERVAL="600000",
+               PYTHONHASHSEED="0", **(extra_env or {}))
     argv = [str(load.BIN / "python"), __file__, "--child", PATHS[endpoint], str(requests)]
     if variant == "stock":
         argv = [str(load.BIN / "opentelemetry-instrument"), *argv]
-    result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null", *argv],
-        cwd=load.FIXTURE, env=env, capture_output=True, text=True,
-    )
-    counts = [int(line.rsplit(":", 1)[1].replace(",", "")) for line in result.stderr.splitlines() if "Collected :" in line]
-    if result.returncode != 0 or not counts:
-        raise RuntimeError(f"{variant} {endpoint}: exit {result.returncode}\n{result.stderr[-3000:]}")
-    return counts[-1]  # the last process: opentelemetry-instrument execs python
+    with tempfile.TemporaryDirectory() as out:
+        result = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--dump-before={MARKER}",
+             f"--callgrind-out-file={out}/callgrind.%p", *argv],
+            cwd=load.FIXTURE, env=env, capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{variant} {endpoint}: exit {result.returncode}\n{result.stderr[-3000:]}")
+        dumps = sorted(Path(out).glob("callgrind.*.*"))  # the whole-run files have no part suffix
+        if [d.suffix for d in dumps] != [".1", ".2"]:
+            raise RuntimeError(f"{variant} {endpoint}: expected the marker twice, got dumps {[d.name for d in dumps]}")
+        summary = [line for line in dumps[1].read_text().splitlines() if line.startswith("summary:")]
+    return int(summary[0].split()[1])
 
 
 def compile_sources() -> None:
@@ -87,15 +118,13 @@ def compile_sources() -> None:
 
 
 def per_request(runs: Sequence[tuple[Hashable, str, str, dict[str, str]]], requests: int) -> dict[Hashable, float]:
-    """Instructions per request of each run ``(key, variant, endpoint, extra_env)``: its process
-    with ``requests`` requests minus one with none, every process counted in parallel."""
+    """Instructions per request of each run ``(key, variant, endpoint, extra_env)``, every
+    process counted in parallel."""
     load.VAR.mkdir(parents=True, exist_ok=True)
     compile_sources()
-    jobs = [(run, n) for run in runs for n in (0, requests)]
     with load.services(), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counted = list(pool.map(lambda job: count(job[0][1], job[0][2], job[1], job[0][3]), jobs))
-    totals = {(run[0], n): c for (run, n), c in zip(jobs, counted)}
-    return {run[0]: (totals[(run[0], requests)] - totals[(run[0], 0)]) / requests for run in runs}
+        counted = list(pool.map(lambda run: count(run[1], run[2], requests, run[3]), runs))
+    return {run[0]: c / requests for run, c in zip(runs, counted)}
 
 
 def results_meta(script: str, requests: int) -> dict[str, Any]:
@@ -113,7 +142,7 @@ def write_results(stem: str, meta: dict[str, Any], rows: list[dict[str, Any]], l
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--endpoints", default="bookings_list,trivial")
     parser.add_argument("--variants", default="baseline,otel_trainerhub,stock")
     args = parser.parse_args()
@@ -131,7 +160,7 @@ def main() -> int:
     meta = results_meta("request_instructions.py", args.requests)
     lines = [f"# Instructions per request ({meta['date']}, {meta['cpu']})", "",
              f"`{meta['command'].strip()}`: callgrind, every thread, the WSGI app called in-process "
-             f"({args.requests} requests counted, after 20 of warm-up); each figure also against `baseline`.", "",
+             f"({args.requests} requests and the flush of their telemetry counted, after 20 of warm-up); each figure also against `baseline`.", "",
              "| endpoint | variant | instructions / request | × baseline | added |", "| --- | --- | ---: | ---: | ---: |"]
     lines += [f"| {r['endpoint']} | {r['variant']} | {r['instructions_per_request']:,} | {r['ratio']:.3f} | {r['added']:+,} |" for r in rows]
     write_results("request-instructions", meta, rows, lines)
