@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,8 +60,13 @@ def _flush() -> None:
     from opentelemetry import _logs, metrics, trace
 
     if otel_trainerhub.is_configured():
-        if not otel_trainerhub.force_flush(60):
-            raise RuntimeError("otel_trainerhub.force_flush did not deliver everything")
+        # Under callgrind an export takes long enough for force_flush to judge the collector
+        # hung (an export unanswered after 0.5 s) and return at once: ask until it is done.
+        deadline = time.monotonic() + 600
+        while not otel_trainerhub.force_flush(60):
+            if time.monotonic() > deadline:
+                raise RuntimeError("otel_trainerhub.force_flush did not deliver everything in 10 minutes")
+            time.sleep(0.2)
         return
     for provider in (trace.get_tracer_provider(), _logs.get_logger_provider(), metrics.get_meter_provider()):
         flush = getattr(provider, "force_flush", None)
