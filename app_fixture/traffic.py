@@ -64,8 +64,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=None, help="repeat the same choices of users, slots and plans (default: new ones each run)")
     parser.add_argument("--no-slow", action="store_true", help="skip the slow report endpoint")
+    parser.add_argument("--json", action="store_true", help="print the responses by endpoint and status as JSON")
     args = parser.parse_args()
-    print(json.dumps(run(args.base_url.rstrip("/"), args.rounds, args.seed, include_slow=not args.no_slow)))
+    seen = run(args.base_url.rstrip("/"), args.rounds, args.seed, include_slow=not args.no_slow)
+    if args.json:
+        print(json.dumps(seen))
+    else:
+        total = sum(n for counts in seen.values() for n in counts.values())
+        print(f"traffic: {total} requests in {args.rounds} rounds; by endpoint and status: "
+              + ", ".join(f"{name} " + "/".join(f"{status}x{n}" for status, n in sorted(counts.items())) for name, counts in seen.items()))
     return 0
 
 

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
+from tests.support.browser import chromium
 from tests.support.otlp import Span, decode_traces
 from tests.support.promql import dashboard_expressions, rule_expressions, selectors
 from tests.support.sentry_sink import SentrySink
@@ -504,28 +505,8 @@ def test_the_rules_are_loaded_and_alertmanager_receives_from_prometheus(stack: D
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Debian's headless Chromium, driven by selenium through Debian's chromedriver."""
-    import shutil
-
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        message = "Debian's chromium and chromium-driver are not installed (bash .ci/stack-tools.sh installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")  # type: ignore[assignment]
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _page_shows(driver: Any, text: str, what: str, timeout: float = 60) -> None:
