@@ -91,6 +91,9 @@ class Settings:
     #: per second on the trivial endpoint (more exports). Kept at 512.
     bsp_max_export_batch_size: int = 512
     metric_export_interval_ms: int = 15000
+    #: exemplars (a sampled trace id on a histogram bucket) cost a reservoir offer per record,
+    #: and nothing in this pipeline shows them: off unless asked for.
+    metrics_exemplar_filter: str = "always_off"
     #: the Django instrumentation's own http.server.* metrics: "auto" keeps them only where
     #: the collector's spanmetrics cannot count every request (head sampling, no OTLP traces).
     http_server_metrics: str = "auto"
@@ -210,6 +213,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "OTEL_BSP_SCHEDULE_DELAY": ("bsp_schedule_delay_ms", _number(int, minimum=1)),
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": ("bsp_max_export_batch_size", _number(int, minimum=1)),
     "OTEL_METRIC_EXPORT_INTERVAL": ("metric_export_interval_ms", _number(int, minimum=100)),
+    "OTEL_METRICS_EXEMPLAR_FILTER": ("metrics_exemplar_filter", _choice(("always_off", "trace_based", "always_on"))),
     "OTEL_TRAINERHUB_HTTP_SERVER_METRICS": ("http_server_metrics", _choice(("auto", "on", "off"))),
     "PERFORMANCE_MONITORING_ENABLED": ("performance_monitoring_enabled", _bool),
     "SLOW_REQUEST_THRESHOLD": ("slow_request_threshold", _number(float, minimum=0, inclusive_min=False)),

@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, AlwaysOnExemplarFilter, ExemplarFilter, MeterProvider, TraceBasedExemplarFilter
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricReader, MetricsData, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
@@ -93,6 +93,10 @@ def build_meter_provider(
                 export_interval_millis=settings.metric_export_interval_ms,
             )
         )
-    provider = MeterProvider(resource=resource, metric_readers=[*readers, *extra_readers], shutdown_on_exit=False)
+    exemplars: dict[str, ExemplarFilter] = {
+        "always_off": AlwaysOffExemplarFilter(), "trace_based": TraceBasedExemplarFilter(), "always_on": AlwaysOnExemplarFilter()
+    }
+    provider = MeterProvider(resource=resource, metric_readers=[*readers, *extra_readers], shutdown_on_exit=False,
+                             exemplar_filter=exemplars[settings.metrics_exemplar_filter])
     observe_drops(provider.get_meter("otel_trainerhub"))
     return provider, readers

@@ -362,3 +362,21 @@ def test_a_module_imported_after_shutdown_is_left_unpatched(tmp_path: Path) -> N
         tmp_path,
     )
     assert result.stdout.split()[-3:] == ["function", "function", "[]"], result.stdout
+
+
+def test_exemplars_are_off_unless_asked_for(tmp_path: Path) -> None:
+    code = """
+        import otel_trainerhub
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        reader = InMemoryMetricReader()
+        otel_trainerhub.configure(metric_readers=[reader])
+        histogram = metrics.get_meter("case").create_histogram("case.duration")
+        with trace.get_tracer("case").start_as_current_span("sampled"):
+            histogram.record(1.0, {"route": "r"})
+        points = [p for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+                  for m in sm.metrics if m.name == "case.duration" for p in m.data.data_points]
+        print(sum(len(p.exemplars) for p in points), sum(p.count for p in points))
+        """
+    assert run(code, tmp_path).stdout.split() == ["0", "1"]
+    assert run(code, tmp_path, OTEL_METRICS_EXEMPLAR_FILTER="trace_based").stdout.split() == ["1", "1"]
