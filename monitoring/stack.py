@@ -9,7 +9,9 @@ and then runs this module. Components, in start order, on loopback:
 
     node / Redis / PostgreSQL exporters   :9100 :9121 :9187  scraped by the collector
     Prometheus                            :9090              remote-write receiver
-    Jaeger v2 (in-memory)                 :16686 web UI (../shared/jaeger-ui/build) and query API, OTLP in on :14317
+    Jaeger v2 (Badger on disk)            :16686 web UI (../shared/jaeger-ui/build), its Monitor tab and the
+                                                             query API, OTLP in on :14317
+    trace logs                            :8767              /trace/<id>: the JSON log lines of one trace
     Sentry stand-in (without SENTRY_DSN)  :8766              records what Sentry would get
     TrainerHub collector                  :4317 :4318 OTLP, :8888 own metrics, :13133 health
     provider sandbox                      :8765              SendGrid, Twilio, Stripe stand-in
@@ -19,7 +21,9 @@ and then runs this module. Components, in start order, on loopback:
     blackbox exporter                     :9115              probes https://127.0.0.1:8443/health/
     Alertmanager                          :9093              the alert rules' routing
 
-State (pid files, logs, Prometheus data) lives in $TRAINERHUB_STACK_DIR (var/stack).
+State (pid files, logs, Prometheus data, Jaeger's traces) lives in $TRAINERHUB_STACK_DIR
+(var/stack). Jaeger keeps traces for JAEGER_TRACE_RETENTION (168h) across restarts;
+JAEGER_TRACE_STORAGE=memory keeps them in memory only (JAEGER_MAX_TRACES, 100000).
 With SENTRY_DSN set, the collector sends to that project's OTLP endpoints instead of the
 stand-in, and the application's sentry-sdk reports there too.
 """
@@ -140,6 +144,8 @@ class Stack:
         redis = urllib.parse.urlsplit(self.redis_url)
         otelcol = os.environ.get("OTELCOL_BIN") or "otelcol-trainerhub"
         jaeger = os.environ.get("JAEGER_BIN") or "jaeger"
+        if os.environ.get("JAEGER_TRACE_STORAGE", "badger") not in ("badger", "memory"):
+            raise StackError(f"JAEGER_TRACE_STORAGE={os.environ['JAEGER_TRACE_STORAGE']!r}: expected badger (on disk, the default) or memory")
         # The application gets the caller's OTEL_* settings over these defaults.
         app_env = {
             "PYTHONPATH": str(FIXTURE),
@@ -180,7 +186,13 @@ class Stack:
                       http_ok("http://127.0.0.1:9090/-/ready"), url="http://127.0.0.1:9090"),
             Component("jaeger", [jaeger, "--config", str(ROOT / "monitoring/jaeger/jaeger.yaml")], (14317, 14318, 16686, 16685, 13134, 14269),
                       http_ok("http://127.0.0.1:16686/api/services"), url=self._jaeger_url(),
-                      env={"JAEGER_UI_ASSETS": str(jaeger_ui_assets() or "")}),
+                      env={"JAEGER_UI_ASSETS": str(jaeger_ui_assets() or ""), "JAEGER_UI_CONFIG": str(ROOT / "monitoring/jaeger/ui-config.json"),
+                           "JAEGER_DATA_DIR": str(self.dir / "jaeger"), "JAEGER_PROMETHEUS_URL": "http://127.0.0.1:9090"}
+                      | {k: v for k, v in os.environ.items() if k in ("JAEGER_TRACE_STORAGE", "JAEGER_TRACE_RETENTION", "JAEGER_MAX_TRACES")}),
+            # The Jaeger UI's "Log lines of this trace" link: the application's and worker's JSON lines.
+            Component("trace-logs", [str(VENV_BIN / "python"), str(ROOT / "monitoring/trace_logs.py"), "--port", "8767",
+                                     "--log", str(self.logs / "gunicorn.log"), "--log", str(self.logs / "celery-worker.log")],
+                      (8767,), lambda: port_open(8767), url="http://127.0.0.1:8767/trace/<trace id>"),
         ]
         if not self.sentry:
             components.append(Component(

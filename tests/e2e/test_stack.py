@@ -538,3 +538,70 @@ def test_a_person_finds_the_n_plus_one_trace_in_the_jaeger_ui(stack: Driven, bro
     assert "trainerhub.db.query_count" in body and "trainerhub.n_plus_one.statement" in body
     browser.save_screenshot(str(tmp_path / "jaeger-trace.png"))
     print(f"screenshots (test artifacts): {tmp_path}")
+
+
+def test_the_monitor_tab_shows_the_fixtures_routes(stack: Driven, browser: Any, tmp_path: Path) -> None:
+    # Jaeger reads the RED metrics from Prometheus (the collector's spanmetrics, every request).
+    def operations() -> set[str]:
+        now_ms = int(time.time() * 1000)
+        answer = requests.get(f"{JAEGER}/api/metrics/calls", timeout=10, params={
+            "service": stack.service, "spanKind": "server", "groupByOperation": "true", "endTs": now_ms,
+            "lookback": 3_600_000, "step": 60_000, "ratePer": 600_000}).json()
+        return {label["value"] for m in answer.get("metrics", []) for label in m["labels"] if label["name"] == "operation"}
+
+    wait_until("the fixture's routes in Jaeger's metrics API", lambda: {"GET api/trainers/", "POST api/bookings/"} <= operations())
+    # The tab as a person sees it, on the service they last picked (the UI keeps it in local storage).
+    browser.get(f"{JAEGER}/monitor")
+    browser.execute_script("window.localStorage.setItem('lastAtmSearchService', JSON.stringify(arguments[0]))", stack.service)
+    browser.get(f"{JAEGER}/monitor")
+    _page_shows(browser, f"Operations metrics under {stack.service}", "the Monitor tab's operations table")
+    _page_shows(browser, "GET api/trainers/", "the fixture's routes in the Monitor tab")
+    body = browser.find_element("tag name", "body").text
+    assert "POST api/bookings/" in body and "Request rate" in body and "Error rate" in body
+    browser.save_screenshot(str(tmp_path / "jaeger-monitor.png"))
+    print(f"screenshot (test artifact): {tmp_path / 'jaeger-monitor.png'}")
+
+
+def test_prometheus_classic_alerts_page_lists_every_rule(stack: Driven, browser: Any, tmp_path: Path) -> None:
+    names = [r["alert"] for r in rule_expressions_alerts()]
+    browser.get(f"{PROMETHEUS}/classic/alerts")
+    _page_shows(browser, "trainerhub.critical", "Prometheus's classic alerts page")
+    body = browser.find_element("tag name", "body").text
+    assert [n for n in names if n not in body] == []
+    browser.save_screenshot(str(tmp_path / "prometheus-alerts.png"))
+
+
+def rule_expressions_alerts() -> list[dict[str, Any]]:
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "monitoring/prometheus/rules/trainerhub.yml").read_text())
+    return [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_a_trace_links_to_its_log_lines_and_its_routes_graph(stack: Driven) -> None:
+    # The UI config Jaeger injects into its page: the link patterns and the menu.
+    page = requests.get(f"{JAEGER}/search", timeout=10).text
+    assert "Log lines of this trace" in page and "classic/graph?g0.expr=" in page and "classic/alerts" in page
+    # The link's target: the N+1 trace's JSON lines from the application's log.
+    trace_id = stack.flagged["n_plus_one"]
+    lines = wait_until("the N+1 trace's log lines", lambda: [
+        json.loads(line) for line in requests.get(f"http://127.0.0.1:8767/trace/{trace_id}?format=jsonl", timeout=10).text.splitlines()])
+    assert all(line["trace_id"] == trace_id for line in lines)
+    assert any(line.get("message") == "N+1 query detected" for line in lines), lines
+    html_page = requests.get(f"http://127.0.0.1:8767/trace/{trace_id}", timeout=10)
+    assert html_page.status_code == 200 and "N+1 query detected" in html_page.text
+    assert requests.get("http://127.0.0.1:8767/trace/not-a-trace-id", timeout=10).status_code == 404
+
+
+def test_traces_outlive_a_jaeger_restart(stack: Driven) -> None:
+    """Badger under the stack directory: a restarted Jaeger still has the traces it had. Last
+    in the module: it stops Jaeger and `bin/stack up` starts it again."""
+    trace_id = stack.flagged["n_plus_one"]
+    before = wait_until(f"trace {trace_id} in Jaeger", lambda: jaeger_trace(trace_id))
+    pid = int((stack.stack_dir / "pids/jaeger.pid").read_text())
+    os.killpg(pid, 15)
+    wait_until("Jaeger to stop", lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, timeout=30)
+    up = _stack("up", _without_telemetry_settings() | {"TRAINERHUB_STACK_DIR": str(stack.stack_dir), "OTEL_SERVICE_NAME": stack.service})
+    assert up.returncode == 0, up.stdout + up.stderr
+    after = wait_until(f"trace {trace_id} after the restart", lambda: jaeger_trace(trace_id), timeout=60)
+    assert {s["spanID"] for s in after} == {s["spanID"] for s in before}
