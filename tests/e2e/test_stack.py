@@ -110,6 +110,7 @@ class Driven:
     ping_requests: int = 0
     planted_traces: list[str] = field(default_factory=list)
     raw_trace: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # what `bin/stack up` ran with
 
 
 def _without_telemetry_settings() -> dict[str, str]:
@@ -146,7 +147,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driven]:
     try:
         if up.returncode != 0:
             pytest.fail(f"bin/stack up failed ({up.returncode}):\n{up.stdout}\n{up.stderr}\n{_logs(stack_dir)}", pytrace=False)
-        driven = Driven(service=service, sink=sink, stack_dir=stack_dir)
+        driven = Driven(service=service, sink=sink, stack_dir=stack_dir, env=env)
         _drive(driven)
         yield driven
     finally:
@@ -601,7 +602,7 @@ def test_traces_outlive_a_jaeger_restart(stack: Driven) -> None:
     pid = int((stack.stack_dir / "pids/jaeger.pid").read_text())
     os.killpg(pid, 15)
     wait_until("Jaeger to stop", lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, timeout=30)
-    up = _stack("up", _without_telemetry_settings() | {"TRAINERHUB_STACK_DIR": str(stack.stack_dir), "OTEL_SERVICE_NAME": stack.service})
+    up = _stack("up", stack.env)  # the same components as before: only Jaeger is not running
     assert up.returncode == 0, up.stdout + up.stderr
     after = wait_until(f"trace {trace_id} after the restart", lambda: jaeger_trace(trace_id), timeout=60)
     assert {s["spanID"] for s in after} == {s["spanID"] for s in before}
