@@ -257,6 +257,7 @@ class AttributionProcessor(OnEndingProcessor):
         loop_source = innermost_source = None
         if n_plus_one is not None:
             statement, count = n_plus_one
+            found[N_PLUS_ONE_FOUND] = True  # a tag Jaeger's search (and an alert's link) can match
             found[N_PLUS_ONE_COUNT] = count
             found[N_PLUS_ONE_STATEMENT] = statement
             source = state.n_plus_one_source.get(statement)

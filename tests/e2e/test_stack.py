@@ -579,6 +579,53 @@ def rule_expressions_alerts() -> list[dict[str, Any]]:
     return [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
 
 
+def _alert_trace_links() -> dict[str, str]:
+    """The traces_url annotation each alert renders in its promtool test, by alert name."""
+    import yaml
+
+    tests = yaml.safe_load((ROOT / "monitoring/prometheus/rules/tests/trainerhub_test.yml").read_text())
+    return {case["alertname"]: alert["exp_annotations"]["traces_url"]
+            for group in tests["tests"] for case in group.get("alert_rule_test", [])
+            for alert in case.get("exp_alerts") or [] if "traces_url" in alert["exp_annotations"]}
+
+
+def _on_this_stack(link: str, service: str, **overrides: str) -> tuple[str, dict[str, str]]:
+    """The link as this stack's Prometheus renders it: its Jaeger, the e2e run's service."""
+    parts = urllib.parse.urlsplit(link)
+    query = dict(urllib.parse.parse_qsl(parts.query)) | {"service": service} | overrides
+    return f"{JAEGER}{parts.path}?{urllib.parse.urlencode(query)}", query
+
+
+def test_each_alerts_traces_link_finds_the_traces_it_is_about(stack: Driven, browser: Any, tmp_path: Path) -> None:
+    links = _alert_trace_links()
+    assert set(links) == {"HighErrorRate", "HighResponseTime", "CeleryTaskFailureRate", "SlowRequestRate", "NPlusOneQueries"}
+    expected = {
+        "NPlusOneQueries": stack.flagged["n_plus_one"], "SlowRequestRate": stack.flagged["slow"],
+        "HighErrorRate": stack.flagged["error"], "HighResponseTime": stack.flagged["slow"],
+    }
+    # The stack's slow endpoint takes 0.8 s, under the alert's 2 s: the link's other filters are kept.
+    overrides = {"HighResponseTime": {"minDuration": "500ms"}}
+    for alert, link in links.items():
+        _, query = _on_this_stack(link, stack.service, **overrides.get(alert, {}))
+
+        def found(query: dict[str, str] = query) -> list[dict[str, Any]]:
+            answer = requests.get(f"{JAEGER}/api/traces", params=query | {"limit": "1000"}, timeout=10)
+            answer.raise_for_status()
+            return list(answer.json()["data"] or [])
+
+        if alert in expected:
+            wait_until(f"{alert}'s link to find trace {expected[alert]}", lambda: expected[alert] in {t["traceID"] for t in found()})
+        else:  # the failing Celery task's runs
+            traces = wait_until(f"{alert}'s link to find the failed task runs", found)
+            spans = [s for t in traces for s in t["spans"] if s["operationName"] == query["operation"]]
+            assert spans and all(any(tag["key"] == "error" and tag["value"] is True for tag in s["tags"]) for s in spans), spans[:2]
+    # The link as a person follows it from the alert: Jaeger's search page with the N+1 traces.
+    url, _ = _on_this_stack(links["NPlusOneQueries"], stack.service)
+    browser.get(url)
+    _page_shows(browser, f"{stack.service}: GET api/trainers/", "the N+1 alert's traces in the Jaeger UI")
+    browser.save_screenshot(str(tmp_path / "jaeger-alert-link.png"))
+
+
 def test_a_trace_links_to_its_log_lines_and_its_routes_graph(stack: Driven) -> None:
     # The UI config Jaeger injects into its page: the link patterns and the menu.
     page = requests.get(f"{JAEGER}/search", timeout=10).text
