@@ -54,6 +54,7 @@ def run(base_url: str, rounds: int = 1, seed: int | None = None, clients: int = 
         call("users.register", "POST", "/api/users/register/", None, {"username": f"traffic-{run_id}-{r}", "password": "correct horse battery staple"})
         if include_slow:
             call("reports.revenue", "GET", "/api/reports/revenue/")
+            call("reports.utilisation", "GET", "/api/reports/utilisation/")
         call("health", "GET", "/health/")
     return {name: dict(counts) for name, counts in sorted(seen.items())}
 

@@ -31,6 +31,9 @@ N_PLUS_ONE_STATEMENT = "trainerhub.n_plus_one.statement"
 N_PLUS_ONE_SOURCE = "trainerhub.n_plus_one.source"
 N_PLUS_ONE_INNERMOST = "trainerhub.n_plus_one.innermost_source"
 
+# Database spans of one statement over SLOW_QUERY_THRESHOLD.
+DB_SLOW = "trainerhub.db.slow"
+
 # On the "client disconnected" event of a server span whose client left before the response.
 REQUEST_ABANDONED = "trainerhub.request.abandoned"
 
@@ -39,6 +42,10 @@ REQUEST_DB_DURATION = "trainerhub.request.db.duration"
 REQUEST_DB_QUERIES = "trainerhub.request.db.queries"
 SLOW_COUNT = SLOW  # the counter shares the span attribute's name
 N_PLUS_ONE_FOUND = N_PLUS_ONE
+# Slow statements, by route, statement summary (semantic conventions) and fingerprint hash.
+DB_SLOW_QUERIES = "trainerhub.db.slow_queries"
+DB_QUERY_SUMMARY = "db.query.summary"
+STATEMENT_FINGERPRINT = "trainerhub.db.statement.fingerprint"
 
 # Business metrics (otel_trainerhub.business).
 USERS_REGISTERED = "trainerhub.users.registered"

@@ -101,6 +101,8 @@ class Settings:
     slow_request_threshold: float = 5.0
     slow_route_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     n_plus_one_threshold: int = 5
+    #: one statement over this (seconds) is a slow query: flagged, logged, counted
+    slow_query_threshold: float = 0.1
     #: the longest span attribute or log field value (characters); longer ones end in a marker
     value_length_limit: int = 2048
     log_level: str = "INFO"
@@ -219,6 +221,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "SLOW_REQUEST_THRESHOLD": ("slow_request_threshold", _number(float, minimum=0, inclusive_min=False)),
     "SLOW_REQUEST_ROUTE_THRESHOLDS": ("slow_route_thresholds", _route_thresholds),
     "N_PLUS_ONE_THRESHOLD": ("n_plus_one_threshold", _number(int, minimum=2)),
+    "SLOW_QUERY_THRESHOLD": ("slow_query_threshold", _number(float, minimum=0, inclusive_min=False)),
     "OTEL_TRAINERHUB_VALUE_LENGTH_LIMIT": ("value_length_limit", _number(int, minimum=128, maximum=1_000_000)),
     "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),

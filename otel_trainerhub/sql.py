@@ -30,6 +30,7 @@ _TOKENS = re.compile(
 _IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.IGNORECASE)
 _VALUES_ROWS = re.compile(r"(\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+")
 _SPACE = re.compile(r"\s+")
+_TARGET = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+((?:"[^"]{1,63}"|\w{1,63})(?:\.(?:"[^"]{1,63}"|\w{1,63}))?)', re.IGNORECASE)
 
 
 _LITERALS = frozenset({"string", "dollar", "number"})
@@ -64,3 +65,15 @@ def fingerprint(statement: str) -> str:
     text = _IN_LIST.sub("IN (...)", text)
     text = _VALUES_ROWS.sub(r"\1, ...", text)
     return _SPACE.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=1024)
+def summary(statement: str) -> str:
+    """A low-cardinality name for a statement, as the semantic conventions' ``db.query.summary``:
+    its operation and first table (``SELECT bookings_booking``), or the operation alone."""
+    words = statement[:32].split(None, 1)
+    if not words or not words[0].isalpha():
+        return "other"
+    operation = words[0].upper()[:16]
+    target = _TARGET.search(statement, 0, 4096)
+    return f"{operation} {target.group(1).replace(chr(34), '')}" if target else operation

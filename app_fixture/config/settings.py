@@ -92,6 +92,8 @@ PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5")
 
 # The deliberately slow report: how long its "warehouse query" takes.
 REPORT_DELAY_SECONDS = float(os.environ.get("REPORT_DELAY_SECONDS", "0.8"))
+# ...and the slow statement's (api/reports/utilisation/), over SLOW_QUERY_THRESHOLD's 0.1 s.
+UTILISATION_QUERY_SECONDS = float(os.environ.get("UTILISATION_QUERY_SECONDS", "0.15"))
 
 TRAINERHUB_TRAINER_RELATION = "trainer_profile"
 # /health/ shows whether each provider's key is configured (never the key).

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/payments/<int:booking_id>/capture/", payments.capture, name="payment-capture"),
     path("api/subscriptions/", payments.subscribe, name="subscribe"),
     path("api/reports/revenue/", analytics.revenue_report, name="revenue-report"),
+    path("api/reports/utilisation/", analytics.trainer_utilisation, name="utilisation-report"),
     path("api/async/trainers/", async_views.trainers, name="async-trainers"),
     path("api/async/interleaved/", async_views.interleaved, name="async-interleaved"),
     path("api/async/fail/", async_views.fail, name="async-fail"),

@@ -18,7 +18,6 @@ Children that end after their root are not counted: the root is exported by then
 from __future__ import annotations
 
 import logging
-import threading
 from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +30,6 @@ from opentelemetry.trace import SpanKind
 from otel_trainerhub.attributes import (
     CACHE_COMMAND_COUNT,
     CACHE_DURATION_MS,
-    COMMAND_NAME,
     DB_DURATION_MS,
     DB_DURATION_RATIO,
     DB_QUERY_COUNT,
@@ -48,13 +46,14 @@ from otel_trainerhub.attributes import (
     ROUTE,
     SLOW,
     SLOW_COUNT,
-    UNMATCHED_ROUTE,
 )
 from otel_trainerhub import _sdk
 from otel_trainerhub._sdk import SPAN_KEY, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent
 from otel_trainerhub._sdk.metrics import FastHistogram
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor
+from otel_trainerhub.processors.roots import RootState, route_of as _route
+from otel_trainerhub.processors.slow_queries import SlowQueries
 from otel_trainerhub.processors.source import application_frames, describe, repeating_frame
 from otel_trainerhub.sql import fingerprint
 
@@ -82,44 +81,6 @@ def _n_plus_one_key(statement: str) -> str | None:
     return fingerprint(statement)
 
 
-class RootState:
-    """What the descendants of one local root did."""
-
-    __slots__ = ("lock", "db_count", "db_ns", "cache_count", "cache_ns", "http_count", "http_ns", "fingerprints",
-                 "n_plus_one_source", "n_plus_one_frames", "open", "__weakref__")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.db_count = 0
-        self.db_ns = 0
-        self.cache_count = 0
-        self.cache_ns = 0
-        self.http_count = 0
-        self.http_ns = 0
-        self.fingerprints: dict[str, int] = {}
-        # statement -> (where the loop repeats it, the innermost application frame)
-        self.n_plus_one_source: dict[str, tuple[str, str]] = {}
-        # statement -> the application frames of one repeat, until the next one is compared
-        self.n_plus_one_frames: dict[str, list[Any]] = {}
-        self.open = True
-
-
-def _route(attributes: Mapping[str, Any]) -> tuple[str, str]:
-    """(kind of root, route or task name) for metrics and logs."""
-    route = attributes.get("http.route")
-    if route is not None:
-        return "request", str(route)
-    task = attributes.get("celery.task_name")
-    if task is not None:
-        return "task", str(task)
-    command = attributes.get(COMMAND_NAME)
-    if command is not None:
-        return "command", str(command)
-    if "http.request.method" in attributes or "http.method" in attributes:
-        return "request", UNMATCHED_ROUTE  # a server span whose URL no pattern matched
-    return "other", "unknown"
-
-
 class AttributionProcessor(OnEndingProcessor):
     """Sums database, cache and outbound HTTP work onto each local root; flags N+1s and slow roots."""
 
@@ -131,6 +92,7 @@ class AttributionProcessor(OnEndingProcessor):
         slow_route_thresholds_s: Mapping[str, float] | None = None,
         n_plus_one_threshold: int = 5,
         trace_view_url: str | None = None,
+        slow_query_threshold_s: float = 0.1,
     ) -> None:
         self._trace_view_url = trace_view_url  # "...{trace_id}...": a link on the lines below
         self._slow_ns = int(slow_threshold_s * 1e9)
@@ -140,6 +102,7 @@ class AttributionProcessor(OnEndingProcessor):
         self._capture_at = max(2, n_plus_one_threshold - 1)
         self._compare_at = max(n_plus_one_threshold, 3)
         meter = meter_provider.get_meter("otel_trainerhub")
+        self._slow_queries = SlowQueries(meter, slow_query_threshold_s, self._trace_fields)
         # Two records per root, each of few routes: the SDK's record without its per-record overhead.
         self._db_time = FastHistogram(meter.create_histogram(
             REQUEST_DB_DURATION,
@@ -196,6 +159,8 @@ class AttributionProcessor(OnEndingProcessor):
                         state.cache_ns += elapsed
                     return
                 statement = attributes.get("db.statement") or attributes.get("db.query.text")
+                if elapsed > self._slow_queries.threshold_ns:
+                    self._slow_queries.flag(span, state, statement, elapsed)
                 key = _n_plus_one_key(statement) if isinstance(statement, str) else None
                 with state.lock:
                     state.db_count += 1
@@ -243,6 +208,8 @@ class AttributionProcessor(OnEndingProcessor):
         duration_ns = span.end_time - span.start_time  # type: ignore[operator]
         attributes = span_attribute_dict(span)
         kind, route = _route(attributes)
+        if kind == "other" and duration_ns > self._slow_queries.threshold_ns and attributes.get("db.system") not in (None, "redis"):
+            self._slow_queries.flag(span, None, attributes.get("db.statement") or attributes.get("db.query.text"), duration_ns)
         found: dict[str, Any] = {
             DB_QUERY_COUNT: state.db_count,
             DB_DURATION_MS: state.db_ns / 1e6,
@@ -274,6 +241,7 @@ class AttributionProcessor(OnEndingProcessor):
         set_frozen_attributes(span_attributes(span), found)
         self._db_time.record(state.db_ns / 1e9, metric_attributes)
         self._db_queries.record(state.db_count, metric_attributes)
+        self._slow_queries.report(span, kind, route, state)
         if slow:
             self._log_slow(span, kind, route, duration_ns, state)
         if n_plus_one is not None:

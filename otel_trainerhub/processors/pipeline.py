@@ -61,6 +61,7 @@ def build_enrichment(
             slow_route_thresholds_s=settings.slow_route_thresholds,
             n_plus_one_threshold=settings.n_plus_one_threshold,
             trace_view_url=settings.trace_view_url,
+            slow_query_threshold_s=settings.slow_query_threshold,
         )
     enrichment = EnrichingSpanProcessor(RedactionProcessor(), attribution)
     for processor in extra:

@@ -29,15 +29,17 @@ def test_findings_on_the_fixture(seeded_database, clean_redis, receiver: OtlpRec
     try:
         assert http("GET", f"{url}/api/trainers/")[0] == 200
         assert http("GET", f"{url}/api/reports/revenue/")[0] == 200
+        assert http("GET", f"{url}/api/reports/utilisation/")[0] == 200
         assert http("GET", f"{url}/api/bookings/", token="client-1")[0] == 200
         status, body, _ = http("GET", f"{url}/api/trainers/")
         service = json.loads(body)["trainers"][0]["services"][0]["id"]
         assert http("POST", f"{url}/api/bookings/", token="client-2", body={"service": service, "starts_at": f"2032-01-{5 + 10 * serve.keywords['asgi']:02d}T09:00:00+00:00"})[0] == 201
-        spans = receiver.wait_for(lambda s: any(x.name.startswith("run/") for x in s) and len([x for x in s if x.kind == "SERVER"]) >= 5)
+        spans = receiver.wait_for(lambda s: any(x.name.startswith("run/") for x in s) and len([x for x in s if x.kind == "SERVER"]) >= 6)
     finally:
         worker.stop()
         gunicorn.stop()
     roots = _roots(spans)
+    lines = [json.loads(line) for line in gunicorn.stdout_lines() if line.startswith("{")]
 
     # The directory was requested twice. Under WSGI the second ran on the connection the first
     # opened; under ASGI Django runs each request's sync code on a connection of its own, so
@@ -61,6 +63,18 @@ def test_findings_on_the_fixture(seeded_database, clean_redis, receiver: OtlpRec
     assert slow["trainerhub.slow"] is True
     assert slow["trainerhub.db.query_count"] >= 2  # plus connection set-up when the worker opens one
     assert 0 < slow["trainerhub.db.duration_ratio"] < 0.5
+
+    # One slow statement (pg_sleep(0.15) inside it) in a fast request: the statement is flagged,
+    # logged once with its route and source line, counted by route and statement; the request is not slow.
+    report = roots["GET api/reports/utilisation/"]
+    (slow_statement,) = [s for s in spans if s.trace_id == report.trace_id and s.attributes.get("trainerhub.db.slow") is True]
+    assert "pg_sleep" in slow_statement.attributes["db.statement"] and "trainerhub.slow" not in report.attributes
+    assert not any(s.attributes.get("trainerhub.db.slow") for s in spans if s.trace_id != report.trace_id)
+    (line,) = [x for x in lines if x.get("message") == "Slow query"]
+    assert (line["route"], line["trace_id"], line["span_id"]) == ("api/reports/utilisation/", report.trace_id, slow_statement.span_id)
+    assert line["duration_ms"] >= 150 and line["source"].startswith("apps/analytics/views.py:") and "pg_sleep(?)" in line["statement"]
+    assert ({"trainerhub.root.kind": "request", "trainerhub.route": "api/reports/utilisation/", "db.query.summary": "SELECT bookings_booking",
+             "trainerhub.db.statement.fingerprint": line["fingerprint"]}, 1) in [(a, v) for _, a, v in receiver.metric_points("trainerhub.db.slow_queries")]
 
     normal = roots["GET api/bookings/"].attributes
     assert normal["trainerhub.db.query_count"] >= 3  # user, counts, page
