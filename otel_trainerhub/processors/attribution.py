@@ -81,6 +81,14 @@ def _n_plus_one_key(statement: str) -> str | None:
     return fingerprint(statement)
 
 
+def _db_system(attributes: Mapping[str, Any]) -> Any:
+    return attributes.get("db.system") or attributes.get("db.system.name")  # old and stable conventions
+
+
+def _db_statement(attributes: Mapping[str, Any]) -> Any:
+    return attributes.get("db.statement") or attributes.get("db.query.text")
+
+
 class AttributionProcessor(OnEndingProcessor):
     """Sums database, cache and outbound HTTP work onto each local root; flags N+1s and slow roots."""
 
@@ -151,14 +159,14 @@ class AttributionProcessor(OnEndingProcessor):
                 return
             attributes = span_attribute_dict(span)
             elapsed = span.end_time - span.start_time  # type: ignore[operator]
-            system = attributes.get("db.system") or attributes.get("db.system.name")
+            system = _db_system(attributes)
             if system is not None:
                 if system == "redis":
                     with state.lock:
                         state.cache_count += 1
                         state.cache_ns += elapsed
                     return
-                statement = attributes.get("db.statement") or attributes.get("db.query.text")
+                statement = _db_statement(attributes)
                 if elapsed > self._slow_queries.threshold_ns:
                     self._slow_queries.flag(span, state, statement, elapsed)
                 key = _n_plus_one_key(statement) if isinstance(statement, str) else None
@@ -208,8 +216,8 @@ class AttributionProcessor(OnEndingProcessor):
         duration_ns = span.end_time - span.start_time  # type: ignore[operator]
         attributes = span_attribute_dict(span)
         kind, route = _route(attributes)
-        if kind == "other" and duration_ns > self._slow_queries.threshold_ns and attributes.get("db.system") not in (None, "redis"):
-            self._slow_queries.flag(span, None, attributes.get("db.statement") or attributes.get("db.query.text"), duration_ns)
+        if kind == "other" and duration_ns > self._slow_queries.threshold_ns and _db_system(attributes) not in (None, "redis"):
+            self._slow_queries.flag(span, None, _db_statement(attributes), duration_ns)
         found: dict[str, Any] = {
             DB_QUERY_COUNT: state.db_count,
             DB_DURATION_MS: state.db_ns / 1e6,

@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 
 from otel_trainerhub.processors import slow_queries
 from otel_trainerhub.sql import summary
-from tests.unit.test_attribution import MS, Rig, db, make_rig
+from tests.unit.test_attribution import MS, Rig, make_rig
 
 SLOW_SQL = 'SELECT "b"."id" FROM "bookings_booking" "b" WHERE "b"."trainer_id" = 42 AND "b"."note" = \'secret\''
 
@@ -61,10 +61,12 @@ def test_the_same_statement_again_adds_to_its_series_and_the_threshold_is_config
     assert points == {("api/bookings/", "SELECT a"): 2, ("api/other/", "SELECT a"): 1}
 
 
-def test_a_statement_with_no_request_around_it_is_still_reported(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("system_key", "statement_key"), [("db.system", "db.statement"), ("db.system.name", "db.query.text")])
+def test_a_statement_with_no_request_around_it_is_still_reported(system_key: str, statement_key: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, "otel_trainerhub.performance")
-    rig = make_rig()
-    db(rig.tracer, "SELECT pg_sleep(0.2)", ms=200)
+    rig = make_rig()  # either semantic conventions' names (the stable ones since semconv 1.26)
+    span = rig.tracer.start_span("SELECT", kind=SpanKind.CLIENT, attributes={system_key: "postgresql", statement_key: "SELECT pg_sleep(0.2)"}, start_time=0)
+    span.end(end_time=200 * MS)
     (span,) = rig.exporter.get_finished_spans()
     assert span.attributes["trainerhub.db.slow"] is True
     (line,) = _slow_lines(caplog)
