@@ -31,11 +31,35 @@ if ! pg_isready -q -h 127.0.0.1 -p "$PGPORT"; then
   for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.2; done
   pg_isready -h 127.0.0.1 -p "$PGPORT"
 fi
+# Database monitoring: pg_stat_statements (needs a restart to load) and PostgreSQL's own log of
+# statements over 100 ms (SLOW_QUERY_THRESHOLD's default), with the route each carries in its
+# SQL comment (OTEL_TRAINERHUB_SQL_COMMENTS). Bind parameter values stay out of that log.
+pg_admin() { su postgres -c "PGOPTIONS=--client-min-messages=warning psql -p $PGPORT -qtAc \"$1\""; }
+if ! pg_admin "SHOW shared_preload_libraries" | grep -q pg_stat_statements; then
+  ver=$(pg_lsclusters -h | awk -v p="$PGPORT" '$3 == p {print $1; exit}')
+  pg_admin "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+  pg_ctlcluster "$ver" main restart
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.2; done
+  pg_isready -h 127.0.0.1 -p "$PGPORT"
+fi
+if [ "$(pg_admin "SHOW log_min_duration_statement")" != "100ms" ] || [ "$(pg_admin "SHOW log_parameter_max_length")" != "0" ]; then
+  pg_admin "ALTER SYSTEM SET log_min_duration_statement = '100ms'" >/dev/null
+  pg_admin "ALTER SYSTEM SET log_parameter_max_length = 0" >/dev/null
+  pg_admin "SELECT pg_reload_conf()" >/dev/null
+fi
+# In template1 too, so that test databases made from it have the view.
+for db in template1 postgres; do
+  su postgres -c "PGOPTIONS=--client-min-messages=warning psql -p $PGPORT -d $db -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'" >/dev/null
+done
+
 # A role and database for the fixture (CREATEDB so Django's test runner may make test databases).
 su postgres -c "psql -p $PGPORT -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'\"" | grep -q 1 ||
   su postgres -c "psql -p $PGPORT -qc \"CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD'\""
 su postgres -c "psql -p $PGPORT -qtAc \"SELECT 1 FROM pg_database WHERE datname='$DB_NAME'\"" | grep -q 1 ||
   su postgres -c "createdb -p $PGPORT -O $DB_USER $DB_NAME"
+su postgres -c "PGOPTIONS=--client-min-messages=warning psql -p $PGPORT -d $DB_NAME -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'" >/dev/null
+# pg_monitor: the exporter (which connects as this role) reads every statement's text and the locks.
+pg_admin "GRANT pg_monitor TO $DB_USER" >/dev/null
 
 # Redis: a daemon on loopback with no persistence (it only holds cache and queue state here).
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then

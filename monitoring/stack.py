@@ -164,6 +164,8 @@ class Stack:
             # its traces kept by tail sampling; the caller's SLOW_REQUEST_* settings win.
             "SLOW_REQUEST_THRESHOLD": "0.5",
             "TRACE_VIEW_URL": "http://127.0.0.1:16686/trace/{trace_id}",  # this stack's Jaeger
+            # PostgreSQL's slow-statement log and pg_stat_statements name the route (.ci/services.sh turns both on).
+            "OTEL_TRAINERHUB_SQL_COMMENTS": "route",
         } | {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SLOW_REQUEST_", "TRACE_VIEW_URL"))}
         if os.environ.get("SENTRY_DSN"):
             app_env["SENTRY_DSN"] = os.environ["SENTRY_DSN"]
@@ -177,7 +179,8 @@ class Stack:
                       http_ok("http://127.0.0.1:9100/metrics")),
             Component("redis-exporter", ["prometheus-redis-exporter", f"-redis.addr=redis://{redis.hostname}:{redis.port or 6379}",
                                          "-web.listen-address=127.0.0.1:9121"], (9121,), http_ok("http://127.0.0.1:9121/metrics")),
-            Component("postgres-exporter", ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:9187"], (9187,),
+            Component("postgres-exporter", ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:9187",
+                                            f"--extend.query-path={ROOT / 'monitoring/postgres/queries.yaml'}"], (9187,),
                       http_ok("http://127.0.0.1:9187/metrics"),
                       env={"DATA_SOURCE_NAME": urllib.parse.urlunsplit(("postgresql", pg.netloc, pg.path, "sslmode=disable", ""))}),
             Component("prometheus", ["prometheus", f"--config.file={ROOT / 'monitoring/prometheus/prometheus.yml'}",

@@ -38,6 +38,7 @@ _SIGNAL_EXPORTERS: Final = ("otlp", "none")
 SIGNALS: Final = ("traces", "metrics", "logs")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_FORMATS: Final = ("json", "console")
+SQL_COMMENT_MODES: Final = ("off", "route", "route+traceparent")
 
 # Paths never traced: probes and scrapes would drown the traces people look at.
 DEFAULT_UNTRACED_PATHS: Final = ("/health/", "/readiness/", "/liveness/", "/api/system-info/", "/metrics")
@@ -103,6 +104,7 @@ class Settings:
     n_plus_one_threshold: int = 5
     #: one statement over this (seconds) is a slow query: flagged, logged, counted
     slow_query_threshold: float = 0.1
+    sql_comments: str = "off"  # route (and traceparent) in a comment on each statement: sqlcomments.py
     #: the longest span attribute or log field value (characters); longer ones end in a marker
     value_length_limit: int = 2048
     log_level: str = "INFO"
@@ -222,6 +224,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str, str], Any]]]] = {
     "SLOW_REQUEST_ROUTE_THRESHOLDS": ("slow_route_thresholds", _route_thresholds),
     "N_PLUS_ONE_THRESHOLD": ("n_plus_one_threshold", _number(int, minimum=2)),
     "SLOW_QUERY_THRESHOLD": ("slow_query_threshold", _number(float, minimum=0, inclusive_min=False)),
+    "OTEL_TRAINERHUB_SQL_COMMENTS": ("sql_comments", _choice(SQL_COMMENT_MODES)),
     "OTEL_TRAINERHUB_VALUE_LENGTH_LIMIT": ("value_length_limit", _number(int, minimum=128, maximum=1_000_000)),
     "LOG_LEVEL": ("log_level", _choice(_LOG_LEVELS, lower=False)),
     "LOG_FORMAT": ("log_format", _choice(_LOG_FORMATS)),

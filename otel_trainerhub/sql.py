@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["sanitize", "fingerprint"]
+__all__ = ["fingerprint", "sanitize", "summary", "uncommented"]
 
 # One alternation, scanned left to right, so a quote inside a comment or an identifier
 # inside a string is never mistaken for the other.
@@ -30,6 +30,8 @@ _TOKENS = re.compile(
 _IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.IGNORECASE)
 _VALUES_ROWS = re.compile(r"(\(\s*\?(?:\s*,\s*\?)*\s*\))(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))+")
 _SPACE = re.compile(r"\s+")
+# A trailing comment in the sqlcommenter format (key='value' pairs, URL-encoded).
+_SQLCOMMENTER = re.compile(r"\s*/\*[\w.%-]+='[^']*'(?:,[\w.%-]+='[^']*')*\*/\s*\Z")
 _TARGET = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+((?:"[^"]{1,63}"|\w{1,63})(?:\.(?:"[^"]{1,63}"|\w{1,63}))?)', re.IGNORECASE)
 
 
@@ -47,6 +49,15 @@ def _mask_values(match: re.Match[str]) -> str:
     if kind == "comment":
         return ""
     return "?" if kind in _VALUES else match.group(0)
+
+
+def uncommented(statement: str) -> str:
+    """The statement without a trailing sqlcommenter comment (ours, OTEL_TRAINERHUB_SQL_COMMENTS,
+    or contrib's): spans show the statement as the code wrote it, as contrib's spans do."""
+    if not statement.endswith("*/"):
+        return statement
+    match = _SQLCOMMENTER.search(statement, max(0, len(statement) - 1024))
+    return statement[: match.start()] if match else statement
 
 
 @lru_cache(maxsize=4096)

@@ -14,7 +14,7 @@ import wrapt
 from opentelemetry.instrumentation.utils import unwrap
 
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
-from otel_trainerhub.sql import sanitize
+from otel_trainerhub.sql import sanitize, uncommented
 
 __all__ = ["CONTRIB", "instrument", "uninstrument"]
 
@@ -63,7 +63,7 @@ def uninstrument(name: str) -> None:
 
 def _sanitized_statement(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     statement = wrapped(*args, **kwargs)
-    return sanitize(statement) if isinstance(statement, str) else statement
+    return sanitize(uncommented(statement)) if isinstance(statement, str) else statement
 
 
 def _apply_sql_policy(user: str) -> None:

@@ -43,6 +43,7 @@ BAD_VALUES = [
     ("N_PLUS_ONE_THRESHOLD", "2.5"),
     ("SLOW_QUERY_THRESHOLD", "100ms"),
     ("SLOW_QUERY_THRESHOLD", "0"),
+    ("OTEL_TRAINERHUB_SQL_COMMENTS", "traceparent"),
     ("OTEL_TRAINERHUB_VALUE_LENGTH_LIMIT", "64"),
     ("LOG_LEVEL", "VERBOSE"),
     ("LOG_FORMAT", "xml"),

@@ -20,7 +20,7 @@ from otel_trainerhub import _sdk, patches
 from otel_trainerhub.attributes import COMMAND_NAME
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
-from otel_trainerhub.instrumentation.django import hops, middleware, routes, server
+from otel_trainerhub.instrumentation.django import hops, middleware, routes, server, sqlcomments
 from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
 from otel_trainerhub.instrumentation.django.streaming import end_abandoned_requests
@@ -174,6 +174,7 @@ def _after_setup() -> None:
     log_setup.reapply()
     if _context is not None:
         configure_proxy(_context.settings.log_trusted_proxy_header, _context.settings.log_trusted_proxy_count)
+        sqlcomments.install(_context.settings.sql_comments)
     connect_security_signals()
 
 
@@ -198,6 +199,7 @@ def uninstrument() -> None:
     patches.undo("wrap django.setup")
     patches.undo("wrap django.core.management.base.BaseCommand.execute")
     patches.undo(f"wrap {_CONTRIB_MIDDLEWARE}._DjangoMiddleware.process_view")
+    sqlcomments.uninstall()
     if _instrumented:
         from django.conf import settings
 
