@@ -46,6 +46,13 @@ N_PLUS_ONE_FOUND = N_PLUS_ONE
 DB_SLOW_QUERIES = "trainerhub.db.slow_queries"
 DB_QUERY_SUMMARY = "db.query.summary"
 STATEMENT_FINGERPRINT = "trainerhub.db.statement.fingerprint"
+# Connection use per database alias (instrumentation/django/connections.py); the pool's
+# instruments are the semantic conventions' db.client.connection.*.
+DB_CONNECTIONS_OPENED = "trainerhub.db.connections.opened"
+DB_CONNECTIONS_CLOSED = "trainerhub.db.connections.closed"
+DB_CONNECTIONS_REUSED = "trainerhub.db.connections.reused"
+DB_POOL_NAME = "db.client.connection.pool.name"
+DB_CONNECTION_STATE = "db.client.connection.state"
 
 # Business metrics (otel_trainerhub.business).
 USERS_REGISTERED = "trainerhub.users.registered"

@@ -61,9 +61,18 @@ def _database(url):
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": parts.port or 5432,
-        "CONN_MAX_AGE": 600,  # the guide's connection pooling
+        "CONN_MAX_AGE": 0 if _pool() else 600,  # the guide's connection pooling
+        "OPTIONS": {"pool": _pool()} if _pool() else {},
         "TEST": {"NAME": os.environ.get("TRAINERHUB_TEST_DB_NAME")},
     }
+
+
+def _pool():
+    """Django's psycopg pool instead of persistent connections when DATABASE_POOL_MAX_SIZE is set."""
+    size = os.environ.get("DATABASE_POOL_MAX_SIZE")
+    if not size:
+        return None
+    return {"min_size": 1, "max_size": int(size), "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10"))}
 
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}

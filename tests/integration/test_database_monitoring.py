@@ -8,32 +8,14 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
 from tests.support.otlp import OtlpReceiver
-from tests.support.stack import DATABASE_URL, base_env, http, start_celery, start_gunicorn
+from tests.support.postgres import postgres_log, slow_statements, sql_comment
+from tests.support.stack import BIN, DATABASE_URL, FIXTURE, base_env, http, start_celery, start_gunicorn
 
 pytestmark = pytest.mark.integration
-
-
-def _postgres_log() -> Path:
-    """The cluster's log file as pg_lsclusters reports it (.ci/services.sh's Debian cluster)."""
-    port = DATABASE_URL.rsplit(":", 1)[1].split("/")[0]
-    out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if len(fields) >= 7 and fields[2] == port:
-            return Path(fields[6])
-    pytest.fail(f"no PostgreSQL cluster on port {port} in pg_lsclusters:\n{out}", pytrace=False)
-
-
-def _comment(text: str) -> dict[str, str]:
-    """The sqlcommenter pairs at the end of ``text``, decoded."""
-    found = re.search(r"/\*((?:[\w.%-]+='[^']*',?)+)\*/\s*$", text)
-    assert found, text
-    return {k: unquote(v) for k, v in re.findall(r"([\w.%-]+)='([^']*)'", found.group(1))}
 
 
 def _statements(database_url: str) -> list[tuple[str, int]]:
@@ -48,7 +30,7 @@ def _statements(database_url: str) -> list[tuple[str, int]]:
 def test_statements_name_their_route_in_the_servers_own_log_and_statistics(
     seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path
 ) -> None:
-    log = _postgres_log()
+    log = postgres_log()
     assert log.exists(), f"{log}: PostgreSQL's log is not there"
     offset = log.stat().st_size
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox, OTEL_TRAINERHUB_SQL_COMMENTS="route")
@@ -68,23 +50,18 @@ def test_statements_name_their_route_in_the_servers_own_log_and_statistics(
     # PostgreSQL logged the slow statement (over log_min_duration_statement, 100 ms) with the
     # route, view and app that sent it; its literal values are PostgreSQL's business, the
     # statement's parameters are not logged (log_parameter_max_length = 0).
-    def slow_lines() -> list[str]:
-        with log.open(errors="replace") as f:
-            f.seek(offset)
-            return [line for line in f if "duration:" in line and "pg_sleep" in line]
-
     deadline = time.monotonic() + 30
-    while not slow_lines() and time.monotonic() < deadline:
+    while not slow_statements(log, offset, "pg_sleep") and time.monotonic() < deadline:
         time.sleep(0.5)
-    (line,) = slow_lines()
+    (line,) = slow_statements(log, offset, "pg_sleep")
     assert float(re.search(r"duration: ([\d.]+) ms", line).group(1)) >= 150, line
-    assert _comment(line) == {"app": "analytics", "controller": "utilisation-report", "route": "api/reports/utilisation/"}, line
+    assert sql_comment(line) == {"app": "analytics", "controller": "utilisation-report", "route": "api/reports/utilisation/"}, line
 
     # pg_stat_statements groups what the server ran by the route (or task) in the comment.
     by_route: dict[str, int] = {}
     for query, calls in _statements(seeded_database):
         if query.rstrip().endswith("*/"):
-            pairs = _comment(query)
+            pairs = sql_comment(query)
             key = pairs.get("route") or f"task:{pairs['task']}"
             by_route[key] = by_route.get(key, 0) + calls
     assert {"api/reports/utilisation/", "api/bookings/", "api/trainers/"} <= set(by_route), by_route
@@ -94,3 +71,56 @@ def test_statements_name_their_route_in_the_servers_own_log_and_statistics(
     statements = [s.attributes.get("db.statement") or s.attributes.get("db.query.text") for s in spans if s.kind == "CLIENT"]
     sql = [t for t in statements if t]
     assert sql and not any("/*" in t for t in sql), [t for t in sql if "/*" in t][:3]
+
+
+def _latest(receiver: OtlpReceiver, name: str) -> dict[tuple[str, ...], float]:
+    """The last value of each of ``name``'s series, by process and point attributes."""
+    out: dict[tuple[str, ...], float] = {}
+    for resource, attributes, value in receiver.metric_points(name):
+        out[(str(resource.get("process.pid")), *sorted(f"{k}={v}" for k, v in attributes.items()))] = value
+    return out
+
+
+def test_persistent_connections_are_opened_once_and_reused(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox)
+    gunicorn, url = start_gunicorn(env, log_dir, workers=1)  # the fixture's CONN_MAX_AGE = 600
+    try:
+        for _ in range(5):
+            assert http("GET", f"{url}/api/trainers/")[0] == 200
+    finally:
+        gunicorn.stop()  # flushes the metrics
+    opened, reused = _latest(receiver, "trainerhub.db.connections.opened"), _latest(receiver, "trainerhub.db.connections.reused")
+    assert list(opened.values()) == [1], opened  # one worker, one connection for all five requests
+    assert list(reused.values()) == [4], reused
+    assert list(_latest(receiver, "db.client.connection.create_time").values()) == [1]
+    assert all("db.client.connection.pool.name=default" in key for key in (*opened, *reused))
+
+
+def test_pool_exhaustion_shows_as_waiting_a_timeout_and_an_error_span(seeded_database, receiver: OtlpReceiver, sandbox) -> None:
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox,
+                   DATABASE_POOL_MAX_SIZE="1", DATABASE_POOL_TIMEOUT="0.5")
+    script = Path(__file__).parent / "data" / "pool_exhaustion.py"
+    result = subprocess.run([str(BIN / "python"), str(script)], cwd=FIXTURE, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["statuses"] == ["200 OK", "500 Internal Server Error", "200 OK"]
+
+    pool = "db.client.connection.pool.name=default"
+    # While the request waited: the only connection in use, one request waiting.
+    waiting = [v for _, a, v in receiver.metric_points("db.client.connection.pending_requests") if a == {"db.client.connection.pool.name": "default"}]
+    assert 1 in waiting, waiting
+    used = [v for _, a, v in receiver.metric_points("db.client.connection.count") if a.get("db.client.connection.state") == "used"]
+    assert 1 in used, used
+    assert {v for _, a, v in receiver.metric_points("db.client.connection.max")} == {1}
+    assert list(_latest(receiver, "db.client.connection.timeouts").values()) == [1]
+    (waits,) = [v for k, v in _latest(receiver, "db.client.connection.wait_time").items() if pool in k]
+    assert waits >= 3  # every check-out, the one that timed out among them
+    # The request that timed out: a server span with error status and the error's type, and
+    # nothing of the connection's secrets in its text.
+    spans = receiver.wait_for(lambda s: len([x for x in s if x.kind == "SERVER"]) >= 3)
+    (failed,) = [s for s in spans if s.kind == "SERVER" and s.attributes.get("http.status_code") == 500]
+    assert failed.status == 2, failed  # STATUS_CODE_ERROR
+    (event,) = [e for e in failed.events if e["name"] == "exception"]
+    assert event["exception.type"].endswith("OperationalError"), event
+    assert "couldn't get a connection" in event["exception.message"], event
+    text = json.dumps(event) + failed.status_message
+    assert "trainerhub:trainerhub" not in text and "password" not in text.lower()

@@ -20,6 +20,7 @@ from otel_trainerhub import _sdk, patches
 from otel_trainerhub.attributes import COMMAND_NAME
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.instrumentation.base import InstrumentationContext, supported
+from otel_trainerhub.instrumentation.django import connections as db_connections
 from otel_trainerhub.instrumentation.django import hops, middleware, routes, server, sqlcomments
 from otel_trainerhub.instrumentation.django.identity import configure_proxy, current_identity
 from otel_trainerhub.instrumentation.django.security import connect_security_signals
@@ -175,6 +176,8 @@ def _after_setup() -> None:
     if _context is not None:
         configure_proxy(_context.settings.log_trusted_proxy_header, _context.settings.log_trusted_proxy_count)
         sqlcomments.install(_context.settings.sql_comments)
+        if _context.settings.performance_monitoring_enabled:
+            db_connections.install(_context.meter_provider)
     connect_security_signals()
 
 
@@ -200,6 +203,7 @@ def uninstrument() -> None:
     patches.undo("wrap django.core.management.base.BaseCommand.execute")
     patches.undo(f"wrap {_CONTRIB_MIDDLEWARE}._DjangoMiddleware.process_view")
     sqlcomments.uninstall()
+    db_connections.uninstall()
     if _instrumented:
         from django.conf import settings
 
