@@ -214,7 +214,10 @@ class Stack:
                       (self.sandbox_port,), lambda: port_open(self.sandbox_port), cwd=FIXTURE, env={"PYTHONPATH": str(FIXTURE)}),
             Component("gunicorn", [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.app_port}",
                                    "--workers", os.environ.get("GUNICORN_WORKERS", "2"), "config.wsgi"], (self.app_port,),
-                      http_ok(f"http://127.0.0.1:{self.app_port}/liveness/"), env=app_env, cwd=FIXTURE, url=f"http://127.0.0.1:{self.app_port}"),
+                      http_ok(f"http://127.0.0.1:{self.app_port}/liveness/"), cwd=FIXTURE, url=f"http://127.0.0.1:{self.app_port}",
+                      # The web workers on Django's psycopg pool (its db.client.connection.* metrics),
+                      # the Celery worker on persistent connections (CONN_MAX_AGE): both kinds on show.
+                      env=app_env | {"DATABASE_POOL_MAX_SIZE": os.environ.get("DATABASE_POOL_MAX_SIZE", "4")}),
             Component("celery-worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "2",
                                         "--loglevel", "INFO", "--hostname", "trainerhub@%h"], (),
                       lambda: "ready" in self._log_text("celery-worker"), env=app_env, cwd=FIXTURE),

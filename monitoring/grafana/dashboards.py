@@ -3,7 +3,7 @@
     .venv/bin/python monitoring/grafana/dashboards.py          # regenerate monitoring/grafana/dashboards/*.json
     .venv/bin/python monitoring/grafana/dashboards.py --check  # fail if the committed JSON is stale
 
-Application, Infrastructure and Business, after the monitoring guide's Dashboards section.
+Application, Infrastructure, Database and Business, after the monitoring guide's Dashboards section.
 Every expression uses metrics the local stack really has (tests/e2e/test_monitoring.py
 queries each selector against Prometheus). Panels about requests link to Jaeger's search
 for the route's traces.
@@ -118,6 +118,55 @@ def infrastructure() -> dashboard.Dashboard:
     )
 
 
+def database() -> dashboard.Dashboard:
+    """The monitoring guide's Database section: slow statements by route, connections, the server."""
+    app = 'job=~"$service"'
+    pool = f'{app}, db_client_connection_pool_name!=""'
+    ratio = ("sum by (relname) (rate(pg_table_index_blocks_hit_total[$__rate_interval])) / (sum by (relname) (rate(pg_table_index_blocks_hit_total[$__rate_interval]))"
+             " + sum by (relname) (rate(pg_table_index_blocks_read_total[$__rate_interval])))")
+    return (
+        dashboard.Dashboard("TrainerHub: Database").uid("trainerhub-database").tags(["trainerhub"]).refresh("30s").time("now-6h", "now")
+        .with_variable(service_variable())
+        .with_row(dashboard.Row("Slow statements"))
+        .with_panel(graph("Slow statements by route", "short",
+                          (f"sum by (trainerhub_route, db_query_summary) (increase(trainerhub_db_slow_queries_total{{{app}}}[$__rate_interval]))", "{{trainerhub_route}}: {{db_query_summary}}"),
+                          description="Statements over SLOW_QUERY_THRESHOLD, from the application. The 'Slow query' log line has the statement, its source line and trace. SlowQueriesRising fires above 1 a minute on a route."))
+        .with_panel(graph("Server execution time by route", "s",
+                          ("sum by (route) (rate(pg_top_statements_exec_seconds_total[$__rate_interval]))", "{{route}}"),
+                          description="pg_stat_statements' top 20 statements, by the route in their SQL comment (OTEL_TRAINERHUB_SQL_COMMENTS=route; 'none' without one)."))
+        .with_panel(graph("Top statements by execution time", "s",
+                          ("topk(10, sum by (route, statement) (rate(pg_top_statements_exec_seconds_total[$__rate_interval])))", "{{route}}: {{statement}}"), width=24))
+        .with_row(dashboard.Row("Connections"))
+        .with_panel(graph("Pool: connections in use, idle, most allowed", "short",
+                          (f"sum by (job, db_client_connection_pool_name, db_client_connection_state) (db_client_connection_count{{{pool}}})", "{{db_client_connection_state}} {{job}}"),
+                          (f"sum by (job, db_client_connection_pool_name) (db_client_connection_max{{{pool}}})", "max {{job}}"),
+                          description="Django's psycopg pool, per process group (sums over workers). DatabasePoolExhausted fires when requests wait for a connection."))
+        .with_panel(graph("Pool: requests waiting, wait p95, timeouts", "short",
+                          (f"sum by (job) (db_client_connection_pending_requests{{{pool}}})", "waiting {{job}}"),
+                          (f"histogram_quantile(0.95, sum by (job, le) (rate(db_client_connection_wait_time_seconds_bucket{{{pool}}}[$__rate_interval])))", "wait p95 (s) {{job}}"),
+                          (f"sum by (job) (increase(db_client_connection_timeouts_total{{{pool}}}[$__rate_interval]))", "timeouts {{job}}")))
+        .with_panel(graph("Persistent connections (CONN_MAX_AGE): opened, closed, reused", "ops",
+                          (f"sum by (job) (rate(trainerhub_db_connections_opened_total{{{app}}}[$__rate_interval]))", "opened {{job}}"),
+                          (f"sum by (job) (rate(trainerhub_db_connections_closed_total{{{app}}}[$__rate_interval]))", "closed {{job}}"),
+                          (f"sum by (job) (rate(trainerhub_db_connections_reused_total{{{app}}}[$__rate_interval]))", "requests on a reused one {{job}}"),
+                          description="Without a pool. With CONN_MAX_AGE = 0 every request opens one."))
+        .with_panel(graph("Server sessions by state", "short", ('sum by (state) (pg_stat_activity_count{job="postgresql"})', "{{state}}")))
+        .with_row(dashboard.Row("Server"))
+        .with_panel(graph("Lock waits", "short", ('max(pg_lock_waits_sessions{job="postgresql"})', "sessions waiting"),
+                          ('max(pg_lock_waits_longest_seconds{job="postgresql"})', "longest wait (s)"),
+                          description="DatabaseLockWaits fires when a session has waited for a lock over 30 s."))
+        .with_panel(graph("Longest open transaction", "s", ('max(pg_stat_activity_max_tx_duration{job="postgresql"})', "seconds")))
+        .with_panel(graph("Index hit ratio by table", "percentunit", (ratio, "{{relname}}"),
+                          description="Index blocks found in shared buffers. IndexHitRatioLow fires under 0.99."))
+        .with_panel(graph("Table size (top 10)", "bytes", ('topk(10, max by (relname) (pg_table_total_bytes{job="postgresql"}))', "{{relname}}")))
+        .with_panel(graph("Database size", "bytes", ('sum by (datname) (pg_database_size_bytes{job="postgresql"})', "{{datname}}")))
+        .with_panel(graph("Redis: hit rate, evictions", "short",
+                          ('sum(rate(redis_keyspace_hits_total{job="redis"}[$__rate_interval])) / (sum(rate(redis_keyspace_hits_total{job="redis"}[$__rate_interval])) + sum(rate(redis_keyspace_misses_total{job="redis"}[$__rate_interval])))', "hit rate"),
+                          ('sum(rate(redis_evicted_keys_total{job="redis"}[$__rate_interval]))', "evictions/s")))
+        .build()
+    )
+
+
 def business() -> dashboard.Dashboard:
     return (
         dashboard.Dashboard("TrainerHub: Business").uid("trainerhub-business").tags(["trainerhub"]).refresh("1m").time("now-24h", "now")
@@ -136,7 +185,7 @@ def business() -> dashboard.Dashboard:
     )
 
 
-DASHBOARDS = {"application": application, "infrastructure": infrastructure, "business": business}
+DASHBOARDS = {"application": application, "infrastructure": infrastructure, "database": database, "business": business}
 
 
 def render() -> dict[str, str]:

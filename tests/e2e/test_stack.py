@@ -29,6 +29,7 @@ import requests
 
 from tests.support.browser import chromium
 from tests.support.otlp import Span, decode_traces
+from tests.support.postgres import postgres_log, slow_statements, sql_comment
 from tests.support.promql import dashboard_expressions, rule_expressions, selectors
 from tests.support.sentry_sink import SentrySink
 from tests.support.stack import ROOT
@@ -111,6 +112,7 @@ class Driven:
     planted_traces: list[str] = field(default_factory=list)
     raw_trace: str = ""
     env: dict[str, str] = field(default_factory=dict)  # what `bin/stack up` ran with
+    postgres_log_offset: int = 0  # PostgreSQL's log before the traffic
 
 
 def _without_telemetry_settings() -> dict[str, str]:
@@ -147,7 +149,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driven]:
     try:
         if up.returncode != 0:
             pytest.fail(f"bin/stack up failed ({up.returncode}):\n{up.stdout}\n{up.stderr}\n{_logs(stack_dir)}", pytrace=False)
-        driven = Driven(service=service, sink=sink, stack_dir=stack_dir, env=env)
+        driven = Driven(service=service, sink=sink, stack_dir=stack_dir, env=env, postgres_log_offset=postgres_log().stat().st_size)
         _drive(driven)
         yield driven
     finally:
@@ -200,6 +202,7 @@ def _drive(d: Driven) -> None:
     d.ping_requests += FAST_BURST
     d.flagged["slow"] = call("GET", "/api/reports/revenue/", expect=200)
     d.flagged["n_plus_one"] = call("GET", "/api/trainers/", expect=200)
+    d.flagged["slow_query"] = call("GET", "/api/reports/utilisation/", expect=200)  # one statement over 0.1 s
     booking_id = session.get(f"{APP}/api/bookings/", headers={"Authorization": "Bearer client-1"}, timeout=30).json()["results"][0]["id"]
     d.flagged["error"] = call("GET", f"/api/bookings/{booking_id}/invoice/", "client-1", expect=500)
 
@@ -344,6 +347,8 @@ def test_tail_sampling_keeps_every_flagged_trace_and_about_the_share_of_the_rest
             assert root["tagmap"]["trainerhub.slow"] is True
         elif what == "n_plus_one":
             assert root["tagmap"]["trainerhub.n_plus_one.count"] >= 5
+        elif what == "slow_query":
+            assert [s for s in spans if s["tagmap"].get("trainerhub.db.slow") is True], spans
         else:
             status = root["tagmap"].get("http.response.status_code", root["tagmap"].get("http.status_code"))
             assert root["tagmap"]["error"] is True and status == 500
@@ -353,6 +358,14 @@ def test_tail_sampling_keeps_every_flagged_trace_and_about_the_share_of_the_rest
     # The probabilistic policy hashes the trace id: binomial, sd = sqrt(n p (1-p)) ~ 7.
     assert abs(kept - expected) <= 30, f"kept {kept} of {FAST_BURST} fast traces; configured share {TAIL_SHARE:.0%}"
     assert kept < FAST_BURST
+
+
+def test_postgresqls_own_log_names_the_route_of_a_slow_statement(stack: Driven) -> None:
+    """The stack's application comments its SQL (OTEL_TRAINERHUB_SQL_COMMENTS=route), and
+    .ci/services.sh has PostgreSQL log statements over 100 ms."""
+    lines = wait_until("the slow statement in PostgreSQL's log",
+                       lambda: slow_statements(postgres_log(), stack.postgres_log_offset, "pg_sleep"), timeout=30)
+    assert {"app": "analytics", "controller": "utilisation-report", "route": "api/reports/utilisation/"} in [sql_comment(x) for x in lines], lines
 
 
 # --- Prometheus ---------------------------------------------------------------------------
@@ -376,6 +389,11 @@ def test_prometheus_has_red_db_time_and_server_metrics(stack: Driven) -> None:
         "a task's DB time": f'trainerhub_request_db_duration_seconds_count{{job="{svc}",trainerhub_root_kind="task"}}',
         "N+1 findings": f'trainerhub_n_plus_one_total{{job="{svc}"}}',
         "slow requests": f'trainerhub_slow_total{{job="{svc}"}}',
+        "slow statements by route": f'trainerhub_db_slow_queries_total{{job="{svc}",trainerhub_route="api/reports/utilisation/"}}',
+        "server-side statements by route (pg_stat_statements)": 'pg_top_statements_exec_seconds_total{job="postgresql",route="api/reports/utilisation/"}',
+        "web workers' pool": f'db_client_connection_count{{job="{svc}",db_client_connection_state="idle"}}',
+        "the Celery worker's persistent connections": f'trainerhub_db_connections_opened_total{{job="{svc}"}}',
+        "index hit counts per table": 'pg_table_index_blocks_hit_total{job="postgresql",relname="bookings_booking"}',
         "Redis server": 'redis_connected_clients{job="redis"}',
         "PostgreSQL server": 'pg_up{job="postgresql"} == 1',
         "host CPU": 'node_cpu_seconds_total{job="node"}',
@@ -598,9 +616,9 @@ def _on_this_stack(link: str, service: str, **overrides: str) -> tuple[str, dict
 
 def test_each_alerts_traces_link_finds_the_traces_it_is_about(stack: Driven, browser: Any, tmp_path: Path) -> None:
     links = _alert_trace_links()
-    assert set(links) == {"HighErrorRate", "HighResponseTime", "CeleryTaskFailureRate", "SlowRequestRate", "NPlusOneQueries"}
+    assert set(links) == {"HighErrorRate", "HighResponseTime", "CeleryTaskFailureRate", "SlowRequestRate", "NPlusOneQueries", "SlowQueriesRising"}
     expected = {
-        "NPlusOneQueries": stack.flagged["n_plus_one"], "SlowRequestRate": stack.flagged["slow"],
+        "NPlusOneQueries": stack.flagged["n_plus_one"], "SlowRequestRate": stack.flagged["slow"], "SlowQueriesRising": stack.flagged["slow_query"],
         "HighErrorRate": stack.flagged["error"], "HighResponseTime": stack.flagged["slow"],
     }
     # The stack's slow endpoint takes 0.8 s, under the alert's 2 s: the link's other filters are kept.
