@@ -51,7 +51,9 @@ STATEMENT_FINGERPRINT = "trainerhub.db.statement.fingerprint"
 DB_CONNECTIONS_OPENED = "trainerhub.db.connections.opened"
 DB_CONNECTIONS_CLOSED = "trainerhub.db.connections.closed"
 DB_CONNECTIONS_REUSED = "trainerhub.db.connections.reused"
+DB_CONNECTIONS_FAILED = "trainerhub.db.connections.failed"
 DB_POOL_NAME = "db.client.connection.pool.name"
+ERROR_TYPE = "error.type"
 DB_CONNECTION_STATE = "db.client.connection.state"
 
 # Business metrics (otel_trainerhub.business).

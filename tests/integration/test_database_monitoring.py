@@ -124,3 +124,31 @@ def test_pool_exhaustion_shows_as_waiting_a_timeout_and_an_error_span(seeded_dat
     assert "couldn't get a connection" in event["exception.message"], event
     text = json.dumps(event) + failed.status_message
     assert "trainerhub:trainerhub" not in text and "password" not in text.lower()
+
+
+def test_a_failing_statement_and_a_refused_connection_are_error_spans_counted_and_secret_free(
+    seeded_database, clean_redis, receiver: OtlpReceiver, sandbox
+) -> None:
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox)
+    script = Path(__file__).parent / "data" / "database_faults.py"
+    result = subprocess.run([str(BIN / "python"), str(script)], cwd=FIXTURE, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["statuses"] == ["200 OK", "IntegrityError", "500 Internal Server Error", "200 OK"]
+    spans = receiver.wait_for(lambda s: len([x for x in s if x.kind == "SERVER"]) >= 3 and any(x.name == "import contacts" for x in s))
+
+    # The failing statement: its span has error status and the driver's error type; the
+    # e-mail address PostgreSQL put in the message is masked everywhere.
+    (failed,) = [s for s in spans if s.kind == "CLIENT" and s.status == 2]
+    (event,) = [e for e in failed.events if e["name"] == "exception"]
+    assert event["exception.type"].endswith("UniqueViolation"), event
+    assert "duplicate key" in event["exception.message"]
+    assert "ana.secret@example.com" not in json.dumps([(s.attributes, s.events, s.status_message) for s in spans])
+
+    # The refused connection: a 500 whose server span has the OperationalError, counted by type.
+    (refused,) = [s for s in spans if s.kind == "SERVER" and s.attributes.get("http.status_code") == 500]
+    assert refused.status == 2
+    (event,) = [e for e in refused.events if e["name"] == "exception"]
+    assert event["exception.type"].endswith("OperationalError") and "trainerhub:trainerhub" not in json.dumps(event)
+    failures = _latest(receiver, "trainerhub.db.connections.failed")
+    assert list(failures.values()) == [1], failures
+    assert any("error.type=psycopg.OperationalError" in key for key in failures), failures

@@ -2,7 +2,9 @@
 
 Without a pool (``CONN_MAX_AGE``), three counters per database alias: connections Django
 opened, closed, and requests that started on a connection an earlier request left open
-(reused); with ``CONN_MAX_AGE = 0`` opened equals requests. The time to open one is
+(reused); with ``CONN_MAX_AGE = 0`` opened equals requests. Connections that could not be
+opened (refused, bad password; or not taken from a pool for another reason than its timeout)
+are counted by error type in ``trainerhub.db.connections.failed``, with or without a pool. The time to open one is
 ``db.client.connection.create_time``.
 
 With Django's psycopg pool (``OPTIONS={"pool": ...}``, Django 5.1+) the semantic conventions'
@@ -27,7 +29,8 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otel_trainerhub import patches
 from otel_trainerhub.attributes import (
-    DB_CONNECTION_STATE, DB_CONNECTIONS_CLOSED, DB_CONNECTIONS_OPENED, DB_CONNECTIONS_REUSED, DB_POOL_NAME,
+    DB_CONNECTION_STATE, DB_CONNECTIONS_CLOSED, DB_CONNECTIONS_FAILED, DB_CONNECTIONS_OPENED, DB_CONNECTIONS_REUSED, DB_POOL_NAME,
+    ERROR_TYPE,
 )
 from otel_trainerhub.contain import swallowed
 
@@ -71,6 +74,9 @@ def _record_connect(instance: Any, started: float, error: BaseException | None) 
         elapsed = time.perf_counter() - started
         pooled = _pooled(instance)
         attributes = _of(instance.alias, pooled)
+        if error is not None and type(error).__name__ != "PoolTimeout" and isinstance(error, Exception):
+            # Refused, unknown host, bad password: by the error's type (its text can name hosts and users).
+            _instruments["failed"].add(1, {**attributes, ERROR_TYPE: _error_type(error)})
         if pooled:
             if type(error).__name__ == "PoolTimeout":
                 _instruments["timeouts"].add(1, attributes)
@@ -83,6 +89,11 @@ def _record_connect(instance: Any, started: float, error: BaseException | None) 
             _instruments["opened"].add(1, attributes)
     except Exception:
         swallowed("db connection metrics")
+
+
+def _error_type(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"[:128]
 
 
 def _counted_close(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -140,6 +151,8 @@ def install(meter_provider: MeterProvider) -> None:
     _instruments.update(
         opened=meter.create_counter(DB_CONNECTIONS_OPENED, unit="{connection}", description="Connections Django opened (no pool)"),
         closed=meter.create_counter(DB_CONNECTIONS_CLOSED, unit="{connection}", description="Connections Django closed (no pool)"),
+        failed=meter.create_counter(DB_CONNECTIONS_FAILED, unit="{connection}",
+                                    description="Connections that could not be opened (or taken from the pool), by error type"),
         reused=meter.create_counter(DB_CONNECTIONS_REUSED, unit="{request}",
                                     description="Requests that started on a connection an earlier one left open (CONN_MAX_AGE)"),
         create_time=meter.create_histogram("db.client.connection.create_time", unit="s", description="Time to open a connection"),
