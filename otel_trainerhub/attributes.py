@@ -22,6 +22,9 @@ DB_DURATION_MS = "trainerhub.db.duration_ms"
 DB_DURATION_RATIO = "trainerhub.db.duration_ratio"
 CACHE_COMMAND_COUNT = "trainerhub.cache.command_count"
 CACHE_DURATION_MS = "trainerhub.cache.duration_ms"
+# Keys a Redis GET / MGET found and did not (on the command's span, and summed on the root).
+CACHE_HITS = "trainerhub.cache.hits"
+CACHE_MISSES = "trainerhub.cache.misses"
 HTTP_CLIENT_REQUEST_COUNT = "trainerhub.http_client.request_count"
 HTTP_CLIENT_DURATION_MS = "trainerhub.http_client.duration_ms"
 N_PLUS_ONE = "trainerhub.n_plus_one"
@@ -44,6 +47,9 @@ SLOW_COUNT = SLOW  # the counter shares the span attribute's name
 N_PLUS_ONE_FOUND = N_PLUS_ONE
 # Slow statements, by route, statement summary (semantic conventions) and fingerprint hash.
 DB_SLOW_QUERIES = "trainerhub.db.slow_queries"
+# Cache lookups (Redis GET / MGET keys) by route and CACHE_RESULT (hit, miss).
+CACHE_LOOKUPS = "trainerhub.cache.lookups"
+CACHE_RESULT = "trainerhub.cache.result"
 DB_QUERY_SUMMARY = "db.query.summary"
 STATEMENT_FINGERPRINT = "trainerhub.db.statement.fingerprint"
 # Connection use per database alias (instrumentation/django/connections.py); the pool's

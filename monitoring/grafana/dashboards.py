@@ -160,6 +160,9 @@ def database() -> dashboard.Dashboard:
                           description="Index blocks found in shared buffers. IndexHitRatioLow fires under 0.99."))
         .with_panel(graph("Table size (top 10)", "bytes", ('topk(10, max by (relname) (pg_table_total_bytes{job="postgresql"}))', "{{relname}}")))
         .with_panel(graph("Database size", "bytes", ('sum by (datname) (pg_database_size_bytes{job="postgresql"})', "{{datname}}")))
+        .with_panel(graph("Cache hit rate by route (application)", "percentunit",
+                          (f'sum by (trainerhub_route) (rate(trainerhub_cache_lookups_total{{{app}, trainerhub_cache_result="hit"}}[$__rate_interval])) / sum by (trainerhub_route) (rate(trainerhub_cache_lookups_total{{{app}}}[$__rate_interval]))', "{{trainerhub_route}}"),
+                          description="Keys Redis GET / MGET found, by the route that asked: the server's keyspace counts mix every client (Celery's too)."))
         .with_panel(graph("Redis: hit rate, evictions", "short",
                           ('sum(rate(redis_keyspace_hits_total{job="redis"}[$__rate_interval])) / (sum(rate(redis_keyspace_hits_total{job="redis"}[$__rate_interval])) + sum(rate(redis_keyspace_misses_total{job="redis"}[$__rate_interval])))', "hit rate"),
                           ('sum(rate(redis_evicted_keys_total{job="redis"}[$__rate_interval]))', "evictions/s")))

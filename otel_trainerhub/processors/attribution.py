@@ -30,6 +30,10 @@ from opentelemetry.trace import SpanKind
 from otel_trainerhub.attributes import (
     CACHE_COMMAND_COUNT,
     CACHE_DURATION_MS,
+    CACHE_HITS,
+    CACHE_LOOKUPS,
+    CACHE_MISSES,
+    CACHE_RESULT,
     DB_DURATION_MS,
     DB_DURATION_RATIO,
     DB_QUERY_COUNT,
@@ -127,6 +131,9 @@ class AttributionProcessor(OnEndingProcessor):
         self._slow = meter.create_counter(
             SLOW_COUNT, unit="{request}", description="Requests and tasks over the slow threshold, by route"
         )
+        self._cache_lookups = meter.create_counter(
+            CACHE_LOOKUPS, unit="{key}", description="Cache keys looked up (Redis GET, MGET), by route and hit or miss"
+        )
         self._n_plus_one_found = meter.create_counter(
             N_PLUS_ONE_FOUND, unit="{request}", description="Requests and tasks with an N+1 query pattern, by route"
         )
@@ -165,6 +172,8 @@ class AttributionProcessor(OnEndingProcessor):
                     with state.lock:
                         state.cache_count += 1
                         state.cache_ns += elapsed
+                        state.cache_hits += attributes.get(CACHE_HITS, 0)
+                        state.cache_misses += attributes.get(CACHE_MISSES, 0)
                     return
                 statement = _db_statement(attributes)
                 if elapsed > self._slow_queries.threshold_ns:
@@ -228,6 +237,8 @@ class AttributionProcessor(OnEndingProcessor):
             HTTP_CLIENT_DURATION_MS: state.http_ns / 1e6,
         }
         metric_attributes = {ROOT_KIND: kind, ROUTE: route}
+        if state.cache_hits or state.cache_misses:  # (a root that is itself a GET keeps its own)
+            found[CACHE_HITS], found[CACHE_MISSES] = state.cache_hits, state.cache_misses
         n_plus_one = self._worst_repeat(fingerprints)
         loop_source = innermost_source = None
         if n_plus_one is not None:
@@ -249,6 +260,9 @@ class AttributionProcessor(OnEndingProcessor):
         set_frozen_attributes(span_attributes(span), found)
         self._db_time.record(state.db_ns / 1e9, metric_attributes)
         self._db_queries.record(state.db_count, metric_attributes)
+        for result, count in (("hit", state.cache_hits), ("miss", state.cache_misses)):
+            if count:
+                self._cache_lookups.add(count, {**metric_attributes, CACHE_RESULT: result})
         self._slow_queries.report(span, kind, route, state)
         if slow:
             self._log_slow(span, kind, route, duration_ns, state)

@@ -14,7 +14,7 @@ __all__ = ["RootState", "route_of"]
 class RootState:
     """What the descendants of one local root did."""
 
-    __slots__ = ("lock", "db_count", "db_ns", "cache_count", "cache_ns", "http_count", "http_ns", "fingerprints",
+    __slots__ = ("lock", "db_count", "db_ns", "cache_count", "cache_ns", "cache_hits", "cache_misses", "http_count", "http_ns", "fingerprints",
                  "n_plus_one_source", "n_plus_one_frames", "slow_queries", "slow_unlisted", "open", "__weakref__")
 
     def __init__(self) -> None:
@@ -23,6 +23,8 @@ class RootState:
         self.db_ns = 0
         self.cache_count = 0
         self.cache_ns = 0
+        self.cache_hits = 0
+        self.cache_misses = 0
         self.http_count = 0
         self.http_ns = 0
         self.fingerprints: dict[str, int] = {}

@@ -152,3 +152,28 @@ def test_a_failing_statement_and_a_refused_connection_are_error_spans_counted_an
     failures = _latest(receiver, "trainerhub.db.connections.failed")
     assert list(failures.values()) == [1], failures
     assert any("error.type=psycopg.OperationalError" in key for key in failures), failures
+
+
+ROUTE = "api/trainers/<int:trainer_id>/schedule/"
+ROUTE_SPAN = f"GET {ROUTE}"
+
+
+def test_cache_hits_and_misses_by_route(seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path) -> None:
+    """A trainer's schedule is cached for 30 s: the first request misses, the second hits."""
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox)
+    gunicorn, url = start_gunicorn(env, log_dir, workers=1)
+    try:
+        trainer = json.loads(http("GET", f"{url}/api/trainers/")[1])["trainers"][0]["id"]
+        for _ in range(2):
+            assert http("GET", f"{url}/api/trainers/{trainer}/schedule/")[0] == 200
+        spans = receiver.wait_for(lambda s: len([x for x in s if x.name == ROUTE_SPAN]) == 2)
+    finally:
+        gunicorn.stop()
+    first, second = sorted((s for s in spans if s.name == ROUTE_SPAN), key=lambda s: s.start_ns)
+    assert (first.attributes["trainerhub.cache.hits"], first.attributes["trainerhub.cache.misses"]) == (0, 1)
+    assert (second.attributes["trainerhub.cache.hits"], second.attributes["trainerhub.cache.misses"]) == (1, 0)
+    gets = [s for s in spans if s.name == "GET" and s.parent_id in (first.span_id, second.span_id)]
+    assert sorted(s.attributes["trainerhub.cache.hits"] for s in gets) == [0, 1]
+    assert "trainerhub.cache.hits" not in next(s for s in spans if s.name == "GET api/trainers/").attributes  # no lookup there
+    lookups = {(a["trainerhub.route"], a["trainerhub.cache.result"]): v for _, a, v in receiver.metric_points("trainerhub.cache.lookups")}
+    assert lookups == {(ROUTE, "miss"): 1, (ROUTE, "hit"): 1}, lookups

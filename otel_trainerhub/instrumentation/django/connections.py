@@ -40,6 +40,7 @@ _BASE = "django.db.backends.base.base"
 _pools: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()  # alias -> psycopg pool
 _instruments: dict[str, Any] = {}
 _attributes: dict[str, dict[str, str]] = {}  # alias -> {pool name}, built once
+_reused: dict[str, int] = {}  # alias (no pool) -> requests that started on an open connection
 
 
 def _of(alias: str, pooled: bool = False) -> dict[str, str]:
@@ -48,7 +49,9 @@ def _of(alias: str, pooled: bool = False) -> dict[str, str]:
         attributes = _attributes[alias] = {DB_POOL_NAME: str(alias)[:64]}  # an alias of settings.DATABASES
         # Every counter of the alias starts at 0, so that a rate (and an alert on it) exists
         # before the first event.
-        for key in ("timeouts",) if pooled else ("opened", "closed", "reused"):
+        if not pooled:
+            _reused.setdefault(alias, 0)
+        for key in ("timeouts",) if pooled else ("opened", "closed"):
             _instruments[key].add(0, attributes)
     return attributes
 
@@ -108,15 +111,25 @@ def _counted_close(wrapped: Callable[..., Any], instance: Any, args: Sequence[An
 
 
 def _request_started(sender: Any, **kwargs: Any) -> None:
-    """After Django's own receiver closed what was too old: what is still open is reused."""
+    """After Django's own receiver closed what was too old: what is still open is reused.
+    Counted in plain ints (reported when metrics are collected): this runs for every request."""
     try:
         from django.db import connections
 
         for connection in connections.all(initialized_only=True):
-            if connection.connection is not None and not _pooled(connection):
-                _instruments["reused"].add(1, _of(connection.alias))
+            if connection.connection is not None:
+                alias = connection.alias
+                if alias in _reused:
+                    _reused[alias] += 1  # a lost increment under a thread race is a tolerated undercount
+                elif not _pooled(connection):
+                    _reused[alias] = 1
     except Exception:
         swallowed("db connection metrics")
+
+
+def _observe_reused(options: CallbackOptions) -> Iterator[Observation]:
+    for alias, count in list(_reused.items()):
+        yield Observation(count, _of(alias))
 
 
 def _stats() -> Iterator[tuple[str, dict[str, int]]]:
@@ -153,13 +166,13 @@ def install(meter_provider: MeterProvider) -> None:
         closed=meter.create_counter(DB_CONNECTIONS_CLOSED, unit="{connection}", description="Connections Django closed (no pool)"),
         failed=meter.create_counter(DB_CONNECTIONS_FAILED, unit="{connection}",
                                     description="Connections that could not be opened (or taken from the pool), by error type"),
-        reused=meter.create_counter(DB_CONNECTIONS_REUSED, unit="{request}",
-                                    description="Requests that started on a connection an earlier one left open (CONN_MAX_AGE)"),
         create_time=meter.create_histogram("db.client.connection.create_time", unit="s", description="Time to open a connection"),
         wait_time=meter.create_histogram("db.client.connection.wait_time", unit="s", description="Time to get a connection from the pool"),
         timeouts=meter.create_counter("db.client.connection.timeouts", unit="{timeout}",
                                       description="Requests for a pooled connection that timed out"),
     )
+    meter.create_observable_counter(DB_CONNECTIONS_REUSED, [_observe_reused], unit="{request}",
+                                    description="Requests that started on a connection an earlier one left open (CONN_MAX_AGE)")
     meter.create_observable_up_down_counter("db.client.connection.count", [_observe_count], unit="{connection}",
                                             description="Pooled connections by state")
     for name, key, description in (("max", "pool_max", "Most connections the pool allows"),
@@ -178,3 +191,4 @@ def uninstall() -> None:
     patches.undo("signal db_connections_reused")
     _instruments.clear()
     _pools.clear()
+    _reused.clear()
