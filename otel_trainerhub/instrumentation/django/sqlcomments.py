@@ -117,8 +117,9 @@ def _wrapper(execute: Callable[..., Any], sql: Any, params: Any, many: bool, con
 def _on_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
     wrappers = getattr(connection, "execute_wrappers", None)
     if isinstance(wrappers, list) and _wrapper not in wrappers:
-        # At the bottom of the stack, so that a wrapper the application enters later (its own
-        # context manager, django-debug-toolbar's) still sees the statement as Django made it.
+        # First in the list: Django runs it outermost, so the wrappers the application enters
+        # and leaves later (its own context managers pop the last entry) never remove it, and
+        # they see the statement with its comment (django-debug-toolbar shows it).
         wrappers.insert(0, _wrapper)
 
 
