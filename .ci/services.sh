@@ -60,6 +60,11 @@ su postgres -c "psql -p $PGPORT -qtAc \"SELECT 1 FROM pg_database WHERE datname=
 su postgres -c "PGOPTIONS=--client-min-messages=warning psql -p $PGPORT -d $DB_NAME -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'" >/dev/null
 # pg_monitor: the exporter (which connects as this role) reads every statement's text and the locks.
 pg_admin "GRANT pg_monitor TO $DB_USER" >/dev/null
+# pg_stat_statements keeps the text it first saw for a statement, comment and all, so a test that
+# reads routes from it resets its own database's entries first (it may not touch the others).
+for db in template1 postgres "$DB_NAME"; do
+  su postgres -c "PGOPTIONS=--client-min-messages=warning psql -p $PGPORT -d $db -qc 'GRANT EXECUTE ON FUNCTION pg_stat_statements_reset TO $DB_USER'" >/dev/null
+done
 
 # Redis: a daemon on loopback with no persistence (it only holds cache and queue state here).
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then

@@ -27,11 +27,21 @@ def _statements(database_url: str) -> list[tuple[str, int]]:
         ).fetchall()
 
 
+def _reset_statements(database_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset(dbid => (SELECT oid FROM pg_database WHERE datname = current_database()))")
+
+
 def test_statements_name_their_route_in_the_servers_own_log_and_statistics(
     seeded_database, clean_redis, receiver: OtlpReceiver, sandbox, log_dir: Path
 ) -> None:
     log = postgres_log()
     assert log.exists(), f"{log}: PostgreSQL's log is not there"
+    # pg_stat_statements keeps the first text it saw for a statement (its id ignores comments),
+    # and earlier tests in this session ran the same statements without one.
+    _reset_statements(seeded_database)
     offset = log.stat().st_size
     env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.start_http(), PROVIDERS_BASE_URL=sandbox, OTEL_TRAINERHUB_SQL_COMMENTS="route")
     gunicorn, url = start_gunicorn(env, log_dir, workers=1)
