@@ -3,6 +3,7 @@
     bin/stack up       # start what is not running, wait until each one answers
     bin/stack status   # what runs, where
     bin/stack down     # stop everything `up` started (PostgreSQL and Redis stay up)
+    bin/stack up --scale   # the two collector tiers instead of one collector (docs/collector.md)
 
 `bin/stack` installs what is missing (Debian's packages, the collector and Jaeger builds)
 and then runs this module. Components, in start order, on loopback:
@@ -14,6 +15,10 @@ and then runs this module. Components, in start order, on loopback:
     trace logs                            :8767              /trace/<id>: the JSON log lines of one trace
     Sentry stand-in (without SENTRY_DSN)  :8766              records what Sentry would get
     TrainerHub collector                  :4317 :4318 OTLP, :8888 own metrics, :13133 health
+      or, with --scale, the two tiers:
+      agent-web (gunicorn's)              :4317 :4318 OTLP, :8888, :13133, also scrapes the exporters
+      agent-worker (Celery's)             :4319 :4320 OTLP, :8889, :13136
+      gateway-1..3                        :4417 :4427 :4437 OTLP/gRPC, :8891-8893, :13141-13143
     provider sandbox                      :8765              SendGrid, Twilio, Stripe stand-in
     the fixture under gunicorn            :8000
     a Celery prefork worker
@@ -132,6 +137,10 @@ class Stack:
         self.app_port = int(env.get("TRAINERHUB_APP_PORT", "8000"))
         self.sandbox_port = int(env.get("TRAINERHUB_SANDBOX_PORT", "8765"))
         self.sentry_standin_port = int(env.get("TRAINERHUB_SENTRY_STANDIN_PORT", "8766"))
+        # The collector layout of the stack that runs (`up --scale` writes it), so that status
+        # and down see the same components as up.
+        self.layout_file = state_dir / "collector-layout"
+        self.scaled = self.layout_file.exists() and self.layout_file.read_text().strip() == "tiers"
         if env.get("SENTRY_DSN"):
             self.sentry = sentry_otlp_from_dsn(env["SENTRY_DSN"])
         elif env.get("SENTRY_OTLP_TRACES_ENDPOINT"):
@@ -183,7 +192,7 @@ class Stack:
                                             f"--extend.query-path={ROOT / 'monitoring/postgres/queries.yaml'}"], (9187,),
                       http_ok("http://127.0.0.1:9187/metrics"),
                       env={"DATA_SOURCE_NAME": urllib.parse.urlunsplit(("postgresql", pg.netloc, pg.path, "sslmode=disable", ""))}),
-            Component("prometheus", ["prometheus", f"--config.file={ROOT / 'monitoring/prometheus/prometheus.yml'}",
+            Component("prometheus", ["prometheus", f"--config.file={self.dir / 'prometheus.yml'}",
                                      f"--storage.tsdb.path={self.dir / 'prometheus'}", "--web.listen-address=127.0.0.1:9090",
                                      "--web.enable-remote-write-receiver", "--web.enable-lifecycle"], (9090,),
                       http_ok("http://127.0.0.1:9090/-/ready"), url="http://127.0.0.1:9090"),
@@ -202,14 +211,21 @@ class Stack:
                 "sentry-standin", [str(VENV_BIN / "python"), str(ROOT / "monitoring/sentry_standin.py"), "--port", str(self.sentry_standin_port),
                                    "--record", str(self.dir / "sentry-ingest.jsonl")],
                 (self.sentry_standin_port,), lambda: port_open(self.sentry_standin_port), url=str(self.dir / "sentry-ingest.jsonl")))
+        knobs = {
+            "TAIL_SAMPLING_PERCENT": os.environ.get("TAIL_SAMPLING_PERCENT", "10"),
+            "TAIL_SAMPLING_DECISION_WAIT": os.environ.get("TAIL_SAMPLING_DECISION_WAIT", "5s"),
+            "SPANMETRICS_FLUSH_INTERVAL": os.environ.get("SPANMETRICS_FLUSH_INTERVAL", "15s"),
+            "INFRA_SCRAPE_INTERVAL": os.environ.get("INFRA_SCRAPE_INTERVAL", "15s"),
+        }
+        worker_env = app_env
+        if self.scaled:
+            components += self._tiers(otelcol, sentry | knobs)
+            worker_env = app_env | {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4320"}
+        else:
+            components.append(
+                Component("collector", [otelcol, "--config", str(ROOT / "collector/otelcol-config.yaml")], (4317, 4318, 8888, 13133, 1777, 55679),
+                          http_ok("http://127.0.0.1:13133/"), env=sentry | knobs, url="http://127.0.0.1:55679/debug/tracez"))
         components += [
-            Component("collector", [otelcol, "--config", str(ROOT / "collector/otelcol-config.yaml")], (4317, 4318, 8888, 13133, 1777, 55679),
-                      http_ok("http://127.0.0.1:13133/"), env=sentry | {
-                          "TAIL_SAMPLING_PERCENT": os.environ.get("TAIL_SAMPLING_PERCENT", "10"),
-                          "TAIL_SAMPLING_DECISION_WAIT": os.environ.get("TAIL_SAMPLING_DECISION_WAIT", "5s"),
-                          "SPANMETRICS_FLUSH_INTERVAL": os.environ.get("SPANMETRICS_FLUSH_INTERVAL", "15s"),
-                          "INFRA_SCRAPE_INTERVAL": os.environ.get("INFRA_SCRAPE_INTERVAL", "15s"),
-                      }, url="http://127.0.0.1:55679/debug/tracez"),
             Component("provider-sandbox", [str(VENV_BIN / "python"), "-m", "apps.core.provider_sandbox", "--port", str(self.sandbox_port)],
                       (self.sandbox_port,), lambda: port_open(self.sandbox_port), cwd=FIXTURE, env={"PYTHONPATH": str(FIXTURE)}),
             Component("gunicorn", [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.app_port}",
@@ -220,7 +236,7 @@ class Stack:
                       env=app_env | {"DATABASE_POOL_MAX_SIZE": os.environ.get("DATABASE_POOL_MAX_SIZE", "4")}),
             Component("celery-worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "2",
                                         "--loglevel", "INFO", "--hostname", "trainerhub@%h"], (),
-                      lambda: "ready" in self._log_text("celery-worker"), env=app_env, cwd=FIXTURE),
+                      lambda: "ready" in self._log_text("celery-worker"), env=worker_env, cwd=FIXTURE),
             Component("nginx", ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], (8443,),
                       lambda: port_open(8443), url="https://127.0.0.1:8443"),
             Component("blackbox-exporter", ["prometheus-blackbox-exporter", f"--config.file={ROOT / 'monitoring/blackbox/blackbox.yml'}",
@@ -230,6 +246,39 @@ class Stack:
                                        "--cluster.listen-address="], (9093,), http_ok("http://127.0.0.1:9093/-/ready"), url="http://127.0.0.1:9093"),
         ]
         return components
+
+    def _tiers(self, otelcol: str, env: dict[str, str]) -> list[Component]:
+        """Three gateways, then an agent per process group (gunicorn's, which also scrapes the
+        exporters, and the Celery worker's), each agent queueing on disk in the stack directory."""
+        gateways = [f"127.0.0.1:44{i}7" for i in (1, 2, 3)]
+        out = [
+            Component(f"gateway-{i}", [otelcol, "--config", str(ROOT / "collector/gateway.yaml")], (44 * 100 + i * 10 + 7, 8890 + i, 13140 + i, 1780 + i),
+                      http_ok(f"http://127.0.0.1:{13140 + i}/"), env=env | {
+                          "OTELCOL_OTLP_GRPC_ENDPOINT": gateways[i - 1], "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{13140 + i}",
+                          "OTELCOL_PPROF_ENDPOINT": f"127.0.0.1:{1780 + i}", "OTELCOL_SELF_METRICS_PORT": str(8890 + i)},
+                      url=gateways[i - 1])
+            for i in (1, 2, 3)
+        ]
+        resolver = "{static: {hostnames: [" + ", ".join(gateways) + "]}}"
+        for name, grpc, self_port, health, pprof, extra in (("agent-web", 4317, 8888, 13133, 1777, ["--config", str(ROOT / "collector/agent-infrastructure.yaml")]),
+                                                            ("agent-worker", 4319, 8889, 13136, 1778, [])):
+            out.append(Component(name, [otelcol, "--config", str(ROOT / "collector/agent.yaml"), *extra], (grpc, grpc + 1, self_port, health, pprof),
+                                 http_ok(f"http://127.0.0.1:{health}/"), env=env | {
+                                     "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}", "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{grpc + 1}",
+                                     "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{health}", "OTELCOL_PPROF_ENDPOINT": f"127.0.0.1:{pprof}",
+                                     "OTELCOL_SELF_METRICS_PORT": str(self_port), "GATEWAY_RESOLVER": resolver,
+                                     "AGENT_QUEUE_DIR": str(self.dir / f"{name}-queue")},
+                                 url=f"http://127.0.0.1:{grpc + 1} (queue: {self.dir / (name + '-queue')})"))
+        return out
+
+    def _prometheus_config(self) -> Path:
+        """The committed Prometheus config, scraping each collector of the layout that runs."""
+        text = (ROOT / "monitoring/prometheus/prometheus.yml").read_text().replace("  - rules/*.yml", f"  - {ROOT / 'monitoring/prometheus/rules'}/*.yml")
+        if self.scaled:
+            tiers = ('      - targets: ["127.0.0.1:8888", "127.0.0.1:8889"]\n        labels: {tier: agent}\n'
+                     '      - targets: ["127.0.0.1:8891", "127.0.0.1:8892", "127.0.0.1:8893"]\n        labels: {tier: gateway}\n')
+            text = text.replace('      - targets: ["127.0.0.1:8888"]\n', tiers, 1)
+        return self._write(self.dir / "prometheus.yml", text)
 
     def _write(self, path: Path, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,6 +292,7 @@ class Stack:
         secrets = self.dir / "alertmanager-secrets"
         text = (ROOT / "monitoring/alertmanager/alertmanager.yml").read_text().replace("/etc/alertmanager/secrets", str(secrets))
         self._write(self.dir / "alertmanager.yml", text)
+        self._prometheus_config()
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
         self._write(self.dir / "nginx.conf", (ROOT / "monitoring/nginx/trainerhub.conf.template").read_text().replace("@STACK_DIR@", str(self.dir)))
@@ -299,9 +349,15 @@ class Stack:
             if result.returncode:
                 raise StackError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
-    def up(self, timeout: float) -> None:
+    def up(self, timeout: float, scale: bool = False) -> None:
         for d in (self.pids, self.logs, self.dir / "app"):
             d.mkdir(parents=True, exist_ok=True)
+        running = [c.name for c in self.components() if self._pid(c.name)]
+        if running and scale != self.scaled:
+            raise StackError(f"the stack runs with {'the two collector tiers' if self.scaled else 'one collector'}; "
+                             "run `bin/stack down` before switching layouts")
+        self.scaled = scale
+        self.layout_file.write_text("tiers\n" if scale else "single\n")
         self._prepare_configs()
         components = self.components()
         print(f"stack: starting in {self.dir}")
@@ -352,11 +408,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds each component gets to become ready")
+    parser.add_argument("--scale", action="store_true",
+                        help="up: run the two collector tiers (an agent per process group, three gateways) instead of one collector")
     args = parser.parse_args()
     stack = Stack(Path(os.environ.get("TRAINERHUB_STACK_DIR", ROOT / "var" / "stack")).resolve())
     try:
         if args.command == "up":
-            stack.up(args.timeout)
+            stack.up(args.timeout, scale=args.scale)
         elif args.command == "down":
             stack.down()
         else:

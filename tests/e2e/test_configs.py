@@ -32,6 +32,44 @@ def test_the_collector_pipeline_validates_with_the_built_distribution() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("configs", [["agent.yaml"], ["agent.yaml", "agent-infrastructure.yaml"], ["gateway.yaml"]])
+@pytest.mark.parametrize("resolver", ["{static: {hostnames: [127.0.0.1:4417, 127.0.0.1:4427]}}",
+                                      "{dns: {hostname: otelcol-gateway.observability.svc.cluster.local, port: '4317'}}"])
+def test_the_tier_configs_validate_with_the_built_distribution(configs: list[str], resolver: str, tmp_path: Path) -> None:
+    argv = [_built("collector/build.sh", "OTELCOL_BIN"), "validate"]
+    for name in configs:
+        argv += ["--config", str(ROOT / "collector" / name)]
+    env = dict(os.environ) | {"GATEWAY_RESOLVER": resolver, "AGENT_QUEUE_DIR": str(tmp_path)}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_agent_without_gateways_fails_validation_naming_the_resolver(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GATEWAY_RESOLVER"} | {"AGENT_QUEUE_DIR": str(tmp_path)}
+    result = subprocess.run([_built("collector/build.sh", "OTELCOL_BIN"), "validate", "--config", str(ROOT / "collector/agent.yaml")],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode != 0 and "resolver" in result.stderr, result.stderr
+
+
+def test_the_tiers_share_the_single_collectors_policy() -> None:
+    """Redaction, RED metrics and the sampling policies are written three times (each config is
+    whole, to be copied as it is into a deployment); they must not drift apart."""
+    import yaml
+
+    single, agent, gateway, infrastructure = (yaml.safe_load((ROOT / "collector" / n).read_text())
+                                              for n in ("otelcol-config.yaml", "agent.yaml", "gateway.yaml", "agent-infrastructure.yaml"))
+    for name in ("redaction", "transform/redact_text", "memory_limiter", "batch"):
+        assert agent["processors"][name] == single["processors"][name], name
+    assert agent["connectors"]["spanmetrics"] == single["connectors"]["spanmetrics"]
+    assert gateway["processors"]["tail_sampling"] == single["processors"]["tail_sampling"]
+    for name in ("otlp/jaeger", "otlphttp/sentry", "prometheusremotewrite"):
+        assert gateway["exporters"][name] == single["exporters"][name], name
+    assert infrastructure["receivers"]["prometheus/infrastructure"] == single["receivers"]["prometheus/infrastructure"]
+    # Every span is redacted before it leaves the agent, and nothing reaches a gateway unredacted.
+    for pipeline in ("traces", "traces/red", "logs"):
+        assert "redaction" in agent["service"]["pipelines"][pipeline]["processors"], pipeline
+
+
 def test_validation_catches_a_component_the_distribution_lacks(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     text = (ROOT / "collector/otelcol-config.yaml").read_text()

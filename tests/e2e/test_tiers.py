@@ -1,0 +1,269 @@
+"""The two collector tiers (collector/agent.yaml, collector/gateway.yaml) with the built
+distribution, on loopback: traces that land whole on one gateway and are sampled whole, a
+gateway stopped under load, every gateway down with an agent restarted in the middle, and a
+full disk budget. What arrives is counted against what the senders had accepted."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.support.otlp import OtlpReceiver
+from tests.support.spanload import SPANS_PER_TRACE, SpanLoad
+from tests.support.stack import ROOT, Proc, base_env, free_port, http, start_celery, start_gunicorn
+from tests.support.tiers import Tiers, require_unshare
+
+pytestmark = pytest.mark.e2e
+
+
+def _until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.5)
+
+
+def _arrived(receiver: OtlpReceiver) -> dict[str, int]:
+    """Spans per trace id that reached the gateways' downstream."""
+    counts: dict[str, int] = {}
+    for span in receiver.spans():
+        counts[span.trace_id] = counts.get(span.trace_id, 0) + 1
+    return counts
+
+
+def _all_arrived(receiver: OtlpReceiver, load: SpanLoad) -> Callable[[], bool]:
+    expected = {t.hex() for t in load.accepted}
+
+    def check() -> bool:
+        arrived = _arrived(receiver)
+        return expected <= arrived.keys() and all(arrived[t] >= SPANS_PER_TRACE for t in expected)
+
+    return check
+
+
+def _loss_report(receiver: OtlpReceiver, load: SpanLoad) -> str:
+    arrived = _arrived(receiver)
+    expected = {t.hex() for t in load.accepted}
+    missing = expected - arrived.keys()
+    partial = [t for t in expected & arrived.keys() if arrived[t] < SPANS_PER_TRACE]
+    return f"{len(expected)} traces accepted, {len(missing)} missing, {len(partial)} partial, {load.failed_requests} requests refused"
+
+
+@pytest.fixture()
+def counting() -> Iterator[OtlpReceiver]:
+    """What the gateways send on (in Jaeger's place), over OTLP/gRPC at ``counting.endpoint``."""
+    r = OtlpReceiver()
+    r.endpoint = r.start_grpc().removeprefix("http://")  # type: ignore[attr-defined]
+    yield r
+    r.stop()
+
+
+def _start_jaeger(log_dir: Path) -> tuple[Proc, str, str]:
+    """Jaeger v2 from the committed config, in memory, on free ports: (process, OTLP/gRPC
+    endpoint, query API base URL)."""
+    binary = os.environ.get("JAEGER_BIN") or subprocess.run(
+        ["bash", str(ROOT / "collector/build-jaeger.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip().splitlines()[-1]
+    ports = {name: free_port() for name in ("OTLP_GRPC", "OTLP_HTTP", "QUERY", "QUERY_GRPC", "HEALTH", "METRICS")}
+    env = dict(os.environ) | {f"JAEGER_{k}_PORT": str(v) for k, v in ports.items()} | {
+        "JAEGER_TRACE_STORAGE": "memory", "JAEGER_UI_ASSETS": "", "JAEGER_UI_CONFIG": str(ROOT / "monitoring/jaeger/ui-config.json"),
+        "JAEGER_DATA_DIR": str(log_dir / "jaeger"), "JAEGER_PROMETHEUS_URL": "http://127.0.0.1:9",
+    }
+    proc = Proc("jaeger", [binary, "--config", str(ROOT / "monitoring/jaeger/jaeger.yaml")], env, log_dir, cwd=ROOT)
+    query = f"http://127.0.0.1:{ports['QUERY']}"
+
+    def up() -> bool:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"jaeger exited:\n{proc.output()[-3000:]}")
+        try:
+            return urllib.request.urlopen(f"{query}/api/services", timeout=1).status == 200
+        except OSError:
+            return False
+
+    _until(up, 60, "Jaeger's query API")
+    return proc, f"127.0.0.1:{ports['OTLP_GRPC']}", query
+
+
+def _jaeger_trace(query: str, trace_id: str) -> list[dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"{query}/api/traces/{trace_id}", timeout=10) as response:
+            data = json.load(response)["data"]
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise
+    return [span for trace in data for span in trace["spans"]]
+
+
+def _notifications_sent(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM notifications_notification WHERE template = 'booking_confirmation'").fetchone()
+        return int(row[0]) if row else 0
+
+
+def test_traces_from_two_processes_through_two_agents_land_whole_and_are_sampled_whole(
+    seeded_database: str, clean_redis: None, sandbox: str, log_dir: Path
+) -> None:
+    """1,000 bookings: each trace has the web worker's spans (through one agent) and the Celery
+    worker's (through another). Each lands on one gateway and is kept whole or not at all."""
+    jaeger, jaeger_otlp, query = _start_jaeger(log_dir)
+    tiers = Tiers(log_dir, jaeger_otlp, env={"TAIL_SAMPLING_PERCENT": "50", "TAIL_SAMPLING_DECISION_WAIT": "10s"}).start()
+    web_agent, worker_agent = tiers.agent("agent-web").start(), tiers.agent("agent-worker").start()
+    env = base_env(PROVIDERS_BASE_URL=sandbox)
+    gunicorn, url = start_gunicorn(env | {"OTEL_EXPORTER_OTLP_ENDPOINT": web_agent.http_endpoint}, log_dir, workers=2)
+    worker = start_celery(env | {"OTEL_EXPORTER_OTLP_ENDPOINT": worker_agent.http_endpoint}, log_dir, concurrency=2)
+    try:
+        before = _notifications_sent(seeded_database)
+        service = json.loads(http("GET", f"{url}/api/trainers/")[1])["trainers"][0]["services"][0]["id"]
+        first_slot = datetime(2035, 1, 1, 6, tzinfo=timezone.utc)
+
+        def book(i: int) -> tuple[str, int]:
+            trace_id = secrets.token_hex(16)
+            status = http("POST", f"{url}/api/bookings/", token="client-3",
+                          body={"service": service, "starts_at": (first_slot + timedelta(hours=i)).isoformat()},
+                          headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})[0]
+            return trace_id, status
+
+        with ThreadPoolExecutor(4) as pool:
+            booked = list(pool.map(book, range(1000)))
+        assert [status for _, status in booked] == [201] * 1000
+        _until(lambda: _notifications_sent(seeded_database) - before >= 1000, 180, "the Celery worker to confirm 1,000 bookings")
+        # Past the decision (10 s), the batches and Jaeger's own.
+        _until(lambda: web_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0
+               and worker_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, "the agents to send on")
+        kept, partial = 0, []
+        deadline = time.monotonic() + 60
+        for trace_id, _ in booked:
+            spans = _jaeger_trace(query, trace_id)
+            # A kept trace may still be arriving: give each one the remaining deadline.
+            while spans and not _whole(spans) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                spans = _jaeger_trace(query, trace_id)
+            if spans:
+                kept += 1
+                if not _whole(spans):
+                    partial.append((trace_id, sorted(s["operationName"] for s in spans)))
+    finally:
+        worker.stop()
+        gunicorn.stop()
+    assert not partial, f"{len(partial)} of {kept} kept traces are not whole: {partial[:3]}"
+    # 50% of the rest: about 500 kept; none of them partial.
+    assert 350 <= kept <= 650, kept
+    # Both agents routed over all three gateways (by trace id, so each trace went to one).
+    assert all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways)
+    tiers.stop()
+    jaeger.stop()
+
+
+def _whole(spans: list[dict[str, Any]]) -> bool:
+    """The request's server span, the task's run span, and no span whose parent is missing
+    (but the root's: the test's own traceparent)."""
+    names = [s["operationName"] for s in spans]
+    ids = {s["spanID"] for s in spans}
+    orphans = [s for s in spans for ref in s.get("references", []) if ref["refType"] == "CHILD_OF" and ref["spanID"] not in ids]
+    return "POST api/bookings/" in names and any(n.startswith("run/") for n in names) and len(orphans) <= 1
+
+
+def test_a_stopped_gateway_loses_nothing_and_its_traces_go_to_the_others(log_dir: Path, counting: OtlpReceiver) -> None:
+    """One of three gateways stopped under load (as a pod is, with SIGTERM) and taken out of
+    the name the agent resolves (as a headless service drops a pod that is not ready)."""
+    require_unshare()
+    downstream = counting.endpoint  # type: ignore[attr-defined]
+    tiers = Tiers(log_dir, downstream).start()
+    agent = tiers.agent("agent", dns=True).start()
+    load = SpanLoad(agent.grpc_endpoint, rate=300).start()
+    try:
+        _until(lambda: all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways), 60, "every gateway to receive spans")
+        tiers.write_hosts([0, 2])
+        tiers.gateways[1].stop()
+        stopped_at = len(load.accepted)
+        _until(lambda: len(load.accepted) > stopped_at + 3000, 60, "3,000 more traces sent after the stop")
+    finally:
+        load.stop()
+    _until(_all_arrived(counting, load), 90, "every accepted span downstream: " + _loss_report(counting, load))
+    assert load.failed_requests == 0, _loss_report(counting, load)
+    # Nothing stuck: the agent's queue drained.
+    _until(lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, "the agent's queue to drain")
+    live = [tiers.gateways[0], tiers.gateways[2]]
+    assert all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in live)
+    tiers.stop()
+
+
+def test_every_gateway_down_for_a_minute_loses_nothing_even_across_an_agent_restart(log_dir: Path, counting: OtlpReceiver) -> None:
+    downstream = counting.endpoint  # type: ignore[attr-defined]
+    tiers = Tiers(log_dir, downstream).start()
+    agent = tiers.agent("agent").start()
+    load = SpanLoad(agent.grpc_endpoint, rate=200).start()
+    try:
+        _until(lambda: counting.spans(), 60, "spans through both tiers")
+        for gateway in tiers.gateways:
+            gateway.stop()
+        outage = time.monotonic()
+        # Half-way through the outage the agent itself restarts: its queue is on disk.
+        _until(lambda: time.monotonic() - outage > 30, 40, "30 s of outage")
+        queued = agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces")
+        assert queued > 0, "the agent queued nothing while every gateway was down"
+        assert agent.queue_bytes() > 0
+        load.stop()
+        agent.stop()
+        agent.start()
+        load = _continue(load, agent.grpc_endpoint)
+        _until(lambda: time.monotonic() - outage > 60, 40, "60 s of outage")
+        assert agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") > 0
+        for gateway in tiers.gateways:
+            gateway.start()
+    finally:
+        load.stop()
+    _until(_all_arrived(counting, load), 120, "every accepted span downstream: " + _loss_report(counting, load))
+    assert load.failed_requests == 0, _loss_report(counting, load)
+    _until(lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, "the agent's queue to drain")
+    assert agent.metric("otelcol_exporter_enqueue_failed_spans") == 0
+    tiers.stop()
+
+
+def _continue(previous: SpanLoad, endpoint: str) -> SpanLoad:
+    """A new sender to the restarted agent that remembers what the first one had delivered."""
+    load = SpanLoad(endpoint, rate=previous.rate)
+    load.accepted |= previous.accepted
+    load.failed_requests = previous.failed_requests
+    return load.start()
+
+
+def test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it(log_dir: Path, counting: OtlpReceiver) -> None:
+    downstream = counting.endpoint  # type: ignore[attr-defined]
+    tiers = Tiers(log_dir, downstream, gateways=1)  # never started: the gateway is down throughout
+    budget = 16 * 1024 * 1024
+    agent = tiers.agent("agent", env={"AGENT_QUEUE_MAX_BYTES": str(budget)}).start()
+    load = SpanLoad(agent.grpc_endpoint, per_request=200)
+    try:
+        _until(lambda: load.send(200) == 0 or agent.metric("otelcol_exporter_enqueue_failed_spans") > 0, 180,
+               "the agent to refuse or drop once its disk budget is full")
+        dropped = agent.metric("otelcol_exporter_enqueue_failed_spans", exporter="load_balancing/traces")
+        refused = agent.metric("otelcol_receiver_refused_spans")
+        assert dropped > 0 or refused > 0, (dropped, refused)
+        # The budget holds: each queue's file stays within it (compaction's temporary copy aside).
+        files = [p for p in agent.queue_dir.iterdir() if p.is_file()]
+        assert files and max(p.stat().st_size for p in files) <= budget, [(p.name, p.stat().st_size) for p in files]
+        # And the agent still answers (its health check), refusing what it cannot keep.
+        assert agent.proc is not None and agent.proc.popen.poll() is None
+    finally:
+        load.stop()
+        tiers.stop()
