@@ -103,10 +103,22 @@ def infrastructure() -> dashboard.Dashboard:
         .with_panel(graph("PostgreSQL connections", "short", ('sum by (datname) (pg_stat_database_numbackends{job="postgresql"})', "{{datname}}")))
         .with_panel(graph("Redis memory and clients", "short", ('redis_memory_used_bytes{job="redis"}', "used bytes"), ('redis_connected_clients{job="redis"}', "clients")))
         .with_row(dashboard.Row("Telemetry pipeline"))
-        .with_panel(graph("Collector: spans accepted and refused", "short",
-                          ('sum(rate(otelcol_receiver_accepted_spans{job="otelcol"}[$__rate_interval]))', "accepted/s"),
-                          ('sum(rate(otelcol_receiver_refused_spans{job="otelcol"}[$__rate_interval]))', "refused/s")))
-        .with_panel(graph("Collector: exporter queues", "percentunit", ('otelcol_exporter_queue_size{job="otelcol"} / otelcol_exporter_queue_capacity{job="otelcol"}', "{{exporter}}")))
+        # By tier with `bin/stack up --scale` (agent, gateway); one line for the single collector.
+        .with_panel(graph("Collector: spans accepted and refused, by tier", "short",
+                          ('sum by (tier) (rate(otelcol_receiver_accepted_spans{job="otelcol"}[$__rate_interval]))', "{{tier}} accepted/s"),
+                          ('sum by (tier) (rate(otelcol_receiver_refused_spans{job="otelcol"}[$__rate_interval]))', "{{tier}} refused/s")))
+        .with_panel(graph("Collector: spans dropped by a full queue, by tier", "short",
+                          ('sum by (tier, exporter) (rate(otelcol_exporter_enqueue_failed_spans{job="otelcol"}[$__rate_interval]))', "{{tier}} {{exporter}}"),
+                          description="An agent's disk budget (AGENT_QUEUE_MAX_BYTES) or an exporter's queue full. No series until the first drop."))
+        .with_panel(graph("Collector: exporter queues", "percentunit", ('otelcol_exporter_queue_size{job="otelcol"} / otelcol_exporter_queue_capacity{job="otelcol"}', "{{instance}} {{exporter}}")))
+        .with_panel(graph("Collector: items queued, by instance", "short", ('otelcol_exporter_queue_size{job="otelcol"}', "{{instance}} {{exporter}}"),
+                          description="An agent's queue is on disk: it holds an outage of its gateways until the budget is full."))
+        .with_panel(graph("Tail sampling: decision run latency (p99)", "ms",
+                          ('histogram_quantile(0.99, sum by (le, instance) (rate(otelcol_processor_tail_sampling_sampling_decision_timer_latency_bucket{job="otelcol"}[$__rate_interval])))', "{{instance}}"),
+                          description="TailSamplingFallingBehind fires over 500 ms."))
+        .with_panel(graph("Tail sampling: traces held for a decision", "short",
+                          ('sum by (instance) (otelcol_processor_tail_sampling_sampling_traces_on_memory{job="otelcol"})', "{{instance}}"),
+                          description="Against num_traces (50,000): past it, traces are evicted before their decision."))
         .with_panel(graph("Application: telemetry dropped", "short",
                           ('sum by (job, reason) (increase(trainerhub_telemetry_spans_dropped_total[$__rate_interval]))', "spans {{reason}}"),
                           ('sum by (job, reason) (increase(trainerhub_telemetry_logs_dropped_total[$__rate_interval]))', "logs {{reason}}")))

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.support.otlp import OtlpReceiver
+from tests.support.promql import ONLY_AFTER_A_FAILURE, dashboard_expressions, metric_name, rule_expressions, selectors
 from tests.support.spanload import SPANS_PER_TRACE, SpanLoad
 from tests.support.stack import ROOT, Proc, base_env, free_port, http, start_celery, start_gunicorn
 from tests.support.tiers import Tiers, require_unshare
@@ -264,6 +265,13 @@ def test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it(log_dir: Path,
         assert files and max(p.stat().st_size for p in files) <= budget, [(p.name, p.stat().st_size) for p in files]
         # And the agent still answers (its health check), refusing what it cannot keep.
         assert agent.proc is not None and agent.proc.popen.poll() is None
+        # What the alerts and dashboards watch for this (a metric that only exists after a
+        # drop, so the stack's no-dead-queries test leaves it to this one) is reported.
+        watched = {metric_name(sel) for expr in [*rule_expressions().values(), *dashboard_expressions().values()] for sel in selectors(expr)}
+        for name, where in ONLY_AFTER_A_FAILURE.items():
+            if where.endswith(test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it.__name__):
+                assert name in watched, f"{name} is listed as watched but no rule or panel reads it"
+                assert agent.metric(name) > 0, name
     finally:
         load.stop()
         tiers.stop()
