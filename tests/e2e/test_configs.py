@@ -65,9 +65,12 @@ def test_the_tiers_share_the_single_collectors_policy() -> None:
     for name in ("otlp/jaeger", "otlphttp/sentry", "prometheusremotewrite"):
         assert gateway["exporters"][name] == single["exporters"][name], name
     assert infrastructure["receivers"]["prometheus/infrastructure"] == single["receivers"]["prometheus/infrastructure"]
-    # Every span is redacted before it leaves the agent, and nothing reaches a gateway unredacted.
-    for pipeline in ("traces", "traces/red", "logs"):
-        assert "redaction" in agent["service"]["pipelines"][pipeline]["processors"], pipeline
+    # Every span and log record is redacted before it leaves the agent, once: every pipeline
+    # that the OTLP receiver feeds redacts, and no two of them take the same signal.
+    for config in (agent, single):
+        fed = {name: p for name, p in config["service"]["pipelines"].items() if "otlp" in p["receivers"] and not name.startswith("metrics")}
+        assert {name.split("/")[0] for name in fed} == {"traces", "logs"} and len(fed) == 2, fed
+        assert all("redaction" in p["processors"] for p in fed.values()), fed
 
 
 def test_validation_catches_a_component_the_distribution_lacks(tmp_path: Path) -> None:
