@@ -98,9 +98,22 @@ def test_addresses_agree_across_the_configs(compose: dict[str, Any]) -> None:
     for key in ("JAEGER_OTLP_GRPC_ENDPOINT", "NODE_EXPORTER_TARGET", "REDIS_EXPORTER_TARGET", "POSTGRES_EXPORTER_TARGET"):
         addresses.append((f"collector {key}", collector_env[key]))
     addresses.append(("collector PROMETHEUS_REMOTE_WRITE_URL", urlsplit(collector_env["PROMETHEUS_REMOTE_WRITE_URL"]).netloc))
+    # The tiers profile: the agent finds the gateways by their service name, and the
+    # application reaches the agent when OTEL_COLLECTOR_ENDPOINT says so.
+    agent_env, gateway_env = services["otelcol-agent"]["environment"], services["otelcol-gateway"]["environment"]
+    gateways = yaml.safe_load(agent_env["GATEWAY_RESOLVER"])["dns"]
+    addresses.append(("agent GATEWAY_RESOLVER", f"{gateways['hostname']}:{gateways['port']}"))
+    for key in ("NODE_EXPORTER_TARGET", "REDIS_EXPORTER_TARGET", "POSTGRES_EXPORTER_TARGET"):
+        addresses.append((f"agent {key}", agent_env[key]))
+    addresses.append(("gateway JAEGER_OTLP_GRPC_ENDPOINT", gateway_env["JAEGER_OTLP_GRPC_ENDPOINT"]))
+    addresses.append(("gateway PROMETHEUS_REMOTE_WRITE_URL", urlsplit(gateway_env["PROMETHEUS_REMOTE_WRITE_URL"]).netloc))
+    tiered = re.search(r"OTEL_COLLECTOR_ENDPOINT=(\S+) docker compose --profile tiers", (ROOT / "docker-compose.yml").read_text())
+    assert tiered, "the compose file says how to run the tiers"
+    addresses.append(("the tiers' OTEL_COLLECTOR_ENDPOINT", urlsplit(tiered.group(1)).netloc))
     for name in ("web", "worker", "beat"):
         env = {**compose["x-app"]["environment"], **services[name].get("environment", {})}
-        addresses.append((f"{name} OTEL_EXPORTER_OTLP_ENDPOINT", urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"]).netloc))
+        endpoint = re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", env["OTEL_EXPORTER_OTLP_ENDPOINT"])  # ${VAR:-default}: the default
+        addresses.append((f"{name} OTEL_EXPORTER_OTLP_ENDPOINT", urlsplit(endpoint).netloc))
         addresses.append((f"{name} DATABASE_URL", urlsplit(env["DATABASE_URL"].replace("${POSTGRES_PASSWORD}", "x")).netloc.split("@")[1]))
         addresses.append((f"{name} REDIS_URL", urlsplit(env["REDIS_URL"]).netloc))
     for source in yaml.safe_load((ROOT / "monitoring/grafana/provisioning/datasources/datasources.yml").read_text())["datasources"]:
