@@ -33,6 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.stack import built, free_port  # noqa: E402  (the same helpers as the tier tests)
+from tests.support.tiers import self_metric  # noqa: E402
 RESULTS = ROOT / "benchmarks/results"
 CACHE = Path(os.environ.get("TRAINERHUB_CACHE_DIR", "/var/cache/otel-trainerhub"))
 TELEMETRYGEN = "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0"
@@ -49,16 +52,6 @@ ATTRIBUTES = {
     "trainerhub.route": "api/bookings/",
     "trainerhub.db.count": "3",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def built(script: str, env_var: str) -> str:
-    return os.environ.get(env_var) or subprocess.run(["bash", str(ROOT / script)], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
 
 
 def telemetrygen() -> str:
@@ -113,11 +106,6 @@ def _ok(url: str) -> bool:
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def self_metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(v) for v in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.M))
 
 
 class Collector(Process):

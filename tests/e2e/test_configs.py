@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import ROOT
+from tests.support.stack import ROOT, built
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # a cold machine builds the collector and Jaeger first
-
-
-def _built(script: str, env_var: str) -> str:
-    """The cached build (``collector/build*.sh`` prints its path; a warm build is a hash and a stat)."""
-    if os.environ.get(env_var):
-        return os.environ[env_var]
-    result = subprocess.run(["bash", str(ROOT / script)], capture_output=True, text=True, timeout=3600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1]
 
 
 def _validate(binary: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -28,7 +19,7 @@ def _validate(binary: str, config: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_collector_pipeline_validates_with_the_built_distribution() -> None:
-    result = _validate(_built("collector/build.sh", "OTELCOL_BIN"), ROOT / "collector/otelcol-config.yaml")
+    result = _validate(built("collector/build.sh", "OTELCOL_BIN"), ROOT / "collector/otelcol-config.yaml")
     assert result.returncode == 0, result.stderr
 
 
@@ -36,7 +27,7 @@ def test_the_collector_pipeline_validates_with_the_built_distribution() -> None:
 @pytest.mark.parametrize("resolver", ["{static: {hostnames: [127.0.0.1:4417, 127.0.0.1:4427]}}",
                                       "{dns: {hostname: otelcol-gateway.observability.svc.cluster.local, port: '4317'}}"])
 def test_the_tier_configs_validate_with_the_built_distribution(configs: list[str], resolver: str, tmp_path: Path) -> None:
-    argv = [_built("collector/build.sh", "OTELCOL_BIN"), "validate"]
+    argv = [built("collector/build.sh", "OTELCOL_BIN"), "validate"]
     for name in configs:
         argv += ["--config", str(ROOT / "collector" / name)]
     env = dict(os.environ) | {"GATEWAY_RESOLVER": resolver, "AGENT_QUEUE_DIR": str(tmp_path)}
@@ -46,7 +37,7 @@ def test_the_tier_configs_validate_with_the_built_distribution(configs: list[str
 
 def test_an_agent_without_gateways_fails_validation_naming_the_resolver(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GATEWAY_RESOLVER"} | {"AGENT_QUEUE_DIR": str(tmp_path)}
-    result = subprocess.run([_built("collector/build.sh", "OTELCOL_BIN"), "validate", "--config", str(ROOT / "collector/agent.yaml")],
+    result = subprocess.run([built("collector/build.sh", "OTELCOL_BIN"), "validate", "--config", str(ROOT / "collector/agent.yaml")],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode != 0 and "resolver" in result.stderr, result.stderr
 
@@ -78,12 +69,12 @@ def test_validation_catches_a_component_the_distribution_lacks(tmp_path: Path) -
     text = (ROOT / "collector/otelcol-config.yaml").read_text()
     broken.write_text(text.replace("processors: [memory_limiter, batch]", "processors: [memory_limiter, groupbytrace, batch]", 1))
     assert broken.read_text() != text
-    result = _validate(_built("collector/build.sh", "OTELCOL_BIN"), broken)
+    result = _validate(built("collector/build.sh", "OTELCOL_BIN"), broken)
     assert result.returncode != 0 and "groupbytrace" in result.stderr
 
 
 def test_the_jaeger_config_validates() -> None:
-    result = _validate(_built("collector/build-jaeger.sh", "JAEGER_BIN"), ROOT / "monitoring/jaeger/jaeger.yaml")
+    result = _validate(built("collector/build-jaeger.sh", "JAEGER_BIN"), ROOT / "monitoring/jaeger/jaeger.yaml")
     assert result.returncode == 0, result.stderr
 
 

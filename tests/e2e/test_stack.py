@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -32,7 +32,7 @@ from tests.support.otlp import Span, decode_traces
 from tests.support.postgres import postgres_log, slow_statements, sql_comment
 from tests.support.promql import ONLY_AFTER_A_FAILURE, dashboard_expressions, metric_name, rule_expressions, selectors
 from tests.support.sentry_sink import SentrySink
-from tests.support.stack import ROOT
+from tests.support.stack import ROOT, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # a cold machine builds the collector and Jaeger first
 
@@ -59,17 +59,6 @@ PLANTED = {
 def new_traceparent() -> tuple[str, str]:
     trace_id = secrets.token_hex(16)
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
-
-
-def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last answer: {last!r}")
 
 
 def jaeger_trace(trace_id: str) -> list[dict[str, Any]] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -23,21 +22,10 @@ import pytest
 from tests.support.otlp import OtlpReceiver
 from tests.support.promql import ONLY_AFTER_A_FAILURE, dashboard_expressions, metric_name, rule_expressions, selectors
 from tests.support.spanload import SPANS_PER_TRACE, SpanLoad
-from tests.support.stack import ROOT, Proc, base_env, free_port, http, start_celery, start_gunicorn
+from tests.support.stack import ROOT, Proc, base_env, built, free_port, http, start_celery, start_gunicorn, wait_until
 from tests.support.tiers import Tiers, require_unshare
 
 pytestmark = pytest.mark.e2e
-
-
-def _until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
 
 
 def _arrived(receiver: OtlpReceiver) -> dict[str, int]:
@@ -48,22 +36,40 @@ def _arrived(receiver: OtlpReceiver) -> dict[str, int]:
     return counts
 
 
-def _all_arrived(receiver: OtlpReceiver, load: SpanLoad) -> Callable[[], bool]:
-    expected = {t.hex() for t in load.accepted}
-
-    def check() -> bool:
-        arrived = _arrived(receiver)
-        return expected <= arrived.keys() and all(arrived[t] >= SPANS_PER_TRACE for t in expected)
-
-    return check
-
-
 def _loss_report(receiver: OtlpReceiver, load: SpanLoad) -> str:
     arrived = _arrived(receiver)
     expected = {t.hex() for t in load.accepted}
     missing = expected - arrived.keys()
     partial = [t for t in expected & arrived.keys() if arrived[t] < SPANS_PER_TRACE]
     return f"{len(expected)} traces accepted, {len(missing)} missing, {len(partial)} partial, {load.failed_requests} requests refused"
+
+
+def _wait_all_arrived(receiver: OtlpReceiver, load: SpanLoad, timeout: float) -> None:
+    """Every span of every trace the sender had accepted, downstream of the gateways."""
+    expected = {t.hex() for t in load.accepted}
+
+    def arrived() -> bool:
+        counts = _arrived(receiver)
+        return expected <= counts.keys() and all(counts[t] >= SPANS_PER_TRACE for t in expected)
+
+    try:
+        wait_until("every accepted span downstream", arrived, timeout, every=0.5)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}: {_loss_report(receiver, load)}") from None
+
+
+@pytest.fixture()
+def make_tiers(log_dir: Path) -> Iterator[Callable[..., Tiers]]:
+    """Tiers for the test, stopped at its end whatever happened."""
+    made: list[Tiers] = []
+
+    def make(downstream: str, **options: Any) -> Tiers:
+        made.append(Tiers(log_dir, downstream, **options))
+        return made[-1]
+
+    yield make
+    for tiers in made:
+        tiers.stop()
 
 
 @pytest.fixture()
@@ -75,12 +81,11 @@ def counting() -> Iterator[OtlpReceiver]:
     r.stop()
 
 
-def _start_jaeger(log_dir: Path) -> tuple[Proc, str, str]:
-    """Jaeger v2 from the committed config, in memory, on free ports: (process, OTLP/gRPC
-    endpoint, query API base URL)."""
-    binary = os.environ.get("JAEGER_BIN") or subprocess.run(
-        ["bash", str(ROOT / "collector/build-jaeger.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip().splitlines()[-1]
+@pytest.fixture()
+def jaeger(log_dir: Path) -> Iterator[tuple[str, str]]:
+    """Jaeger v2 from the committed config, in memory, on free ports: (OTLP/gRPC endpoint,
+    query API base URL)."""
+    binary = built("collector/build-jaeger.sh", "JAEGER_BIN")
     ports = {name: free_port() for name in ("OTLP_GRPC", "OTLP_HTTP", "QUERY", "QUERY_GRPC", "HEALTH", "METRICS")}
     env = dict(os.environ) | {f"JAEGER_{k}_PORT": str(v) for k, v in ports.items()} | {
         "JAEGER_TRACE_STORAGE": "memory", "JAEGER_UI_ASSETS": "", "JAEGER_UI_CONFIG": str(ROOT / "monitoring/jaeger/ui-config.json"),
@@ -97,8 +102,11 @@ def _start_jaeger(log_dir: Path) -> tuple[Proc, str, str]:
         except OSError:
             return False
 
-    _until(up, 60, "Jaeger's query API")
-    return proc, f"127.0.0.1:{ports['OTLP_GRPC']}", query
+    try:
+        wait_until("Jaeger's query API", up, 60, every=0.2)
+        yield f"127.0.0.1:{ports['OTLP_GRPC']}", query
+    finally:
+        proc.stop()
 
 
 def _jaeger_trace(query: str, trace_id: str) -> list[dict[str, Any]]:
@@ -121,12 +129,12 @@ def _notifications_sent(database_url: str) -> int:
 
 
 def test_traces_from_two_processes_through_two_agents_land_whole_and_are_sampled_whole(
-    seeded_database: str, clean_redis: None, sandbox: str, log_dir: Path
+    seeded_database: str, clean_redis: None, sandbox: str, log_dir: Path, jaeger: tuple[str, str], make_tiers: Callable[..., Tiers]
 ) -> None:
     """1,000 bookings: each trace has the web worker's spans (through one agent) and the Celery
     worker's (through another). Each lands on one gateway and is kept whole or not at all."""
-    jaeger, jaeger_otlp, query = _start_jaeger(log_dir)
-    tiers = Tiers(log_dir, jaeger_otlp, env={"TAIL_SAMPLING_PERCENT": "50", "TAIL_SAMPLING_DECISION_WAIT": "10s"}).start()
+    jaeger_otlp, query = jaeger
+    tiers = make_tiers(jaeger_otlp, env={"TAIL_SAMPLING_PERCENT": "50", "TAIL_SAMPLING_DECISION_WAIT": "10s"}).start()
     web_agent, worker_agent = tiers.agent("agent-web").start(), tiers.agent("agent-worker").start()
     env = base_env(PROVIDERS_BASE_URL=sandbox)
     gunicorn, url = start_gunicorn(env | {"OTEL_EXPORTER_OTLP_ENDPOINT": web_agent.http_endpoint}, log_dir, workers=2)
@@ -146,10 +154,10 @@ def test_traces_from_two_processes_through_two_agents_land_whole_and_are_sampled
         with ThreadPoolExecutor(4) as pool:
             booked = list(pool.map(book, range(1000)))
         assert [status for _, status in booked] == [201] * 1000
-        _until(lambda: _notifications_sent(seeded_database) - before >= 1000, 180, "the Celery worker to confirm 1,000 bookings")
+        wait_until("the Celery worker to confirm 1,000 bookings", lambda: _notifications_sent(seeded_database) - before >= 1000, 180, every=0.5)
         # Past the decision (10 s), the batches and Jaeger's own.
-        _until(lambda: web_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0
-               and worker_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, "the agents to send on")
+        wait_until("the agents to send on", lambda: web_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0
+                   and worker_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, every=0.5)
         kept, partial = 0, []
         deadline = time.monotonic() + 60
         for trace_id, _ in booked:
@@ -170,8 +178,6 @@ def test_traces_from_two_processes_through_two_agents_land_whole_and_are_sampled
     assert 350 <= kept <= 650, kept
     # Both agents routed over all three gateways (by trace id, so each trace went to one).
     assert all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways)
-    tiers.stop()
-    jaeger.stop()
 
 
 def _whole(spans: list[dict[str, Any]]) -> bool:
@@ -183,43 +189,40 @@ def _whole(spans: list[dict[str, Any]]) -> bool:
     return "POST api/bookings/" in names and any(n.startswith("run/") for n in names) and len(orphans) <= 1
 
 
-def test_a_stopped_gateway_loses_nothing_and_its_traces_go_to_the_others(log_dir: Path, counting: OtlpReceiver) -> None:
+def test_a_stopped_gateway_loses_nothing_and_its_traces_go_to_the_others(counting: OtlpReceiver, make_tiers: Callable[..., Tiers]) -> None:
     """One of three gateways stopped under load (as a pod is, with SIGTERM) and taken out of
     the name the agent resolves (as a headless service drops a pod that is not ready)."""
     require_unshare()
-    downstream = counting.endpoint  # type: ignore[attr-defined]
-    tiers = Tiers(log_dir, downstream).start()
+    tiers = make_tiers(counting.endpoint).start()  # type: ignore[attr-defined]
     agent = tiers.agent("agent", dns=True).start()
     load = SpanLoad(agent.grpc_endpoint, rate=300).start()
     try:
-        _until(lambda: all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways), 60, "every gateway to receive spans")
+        wait_until("every gateway to receive spans", lambda: all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways), 60, every=0.5)
         tiers.write_hosts([0, 2])
         tiers.gateways[1].stop()
         stopped_at = len(load.accepted)
-        _until(lambda: len(load.accepted) > stopped_at + 3000, 60, "3,000 more traces sent after the stop")
+        wait_until("3,000 more traces sent after the stop", lambda: len(load.accepted) > stopped_at + 3000, 60, every=0.5)
     finally:
         load.stop()
-    _until(_all_arrived(counting, load), 90, "every accepted span downstream: " + _loss_report(counting, load))
+    _wait_all_arrived(counting, load, 90)
     assert load.failed_requests == 0, _loss_report(counting, load)
     # Nothing stuck: the agent's queue drained.
-    _until(lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, "the agent's queue to drain")
+    wait_until("the agent's queue to drain", lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, every=0.5)
     live = [tiers.gateways[0], tiers.gateways[2]]
     assert all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in live)
-    tiers.stop()
 
 
-def test_every_gateway_down_for_a_minute_loses_nothing_even_across_an_agent_restart(log_dir: Path, counting: OtlpReceiver) -> None:
-    downstream = counting.endpoint  # type: ignore[attr-defined]
-    tiers = Tiers(log_dir, downstream).start()
+def test_every_gateway_down_for_a_minute_loses_nothing_even_across_an_agent_restart(counting: OtlpReceiver, make_tiers: Callable[..., Tiers]) -> None:
+    tiers = make_tiers(counting.endpoint).start()  # type: ignore[attr-defined]
     agent = tiers.agent("agent").start()
     load = SpanLoad(agent.grpc_endpoint, rate=200).start()
     try:
-        _until(lambda: counting.spans(), 60, "spans through both tiers")
+        wait_until("spans through both tiers", counting.spans, 60, every=0.5)
         for gateway in tiers.gateways:
             gateway.stop()
         outage = time.monotonic()
         # Half-way through the outage the agent itself restarts: its queue is on disk.
-        _until(lambda: time.monotonic() - outage > 30, 40, "30 s of outage")
+        wait_until("30 s of outage", lambda: time.monotonic() - outage > 30, 40, every=0.5)
         queued = agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces")
         assert queued > 0, "the agent queued nothing while every gateway was down"
         assert agent.queue_bytes() > 0
@@ -227,17 +230,16 @@ def test_every_gateway_down_for_a_minute_loses_nothing_even_across_an_agent_rest
         agent.stop()
         agent.start()
         load = _continue(load, agent.grpc_endpoint)
-        _until(lambda: time.monotonic() - outage > 60, 40, "60 s of outage")
+        wait_until("60 s of outage", lambda: time.monotonic() - outage > 60, 40, every=0.5)
         assert agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") > 0
         for gateway in tiers.gateways:
             gateway.start()
     finally:
         load.stop()
-    _until(_all_arrived(counting, load), 120, "every accepted span downstream: " + _loss_report(counting, load))
+    _wait_all_arrived(counting, load, 120)
     assert load.failed_requests == 0, _loss_report(counting, load)
-    _until(lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, "the agent's queue to drain")
+    wait_until("the agent's queue to drain", lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, every=0.5)
     assert agent.metric("otelcol_exporter_enqueue_failed_spans") == 0
-    tiers.stop()
 
 
 def _continue(previous: SpanLoad, endpoint: str) -> SpanLoad:
@@ -248,15 +250,14 @@ def _continue(previous: SpanLoad, endpoint: str) -> SpanLoad:
     return load.start()
 
 
-def test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it(log_dir: Path, counting: OtlpReceiver) -> None:
-    downstream = counting.endpoint  # type: ignore[attr-defined]
-    tiers = Tiers(log_dir, downstream, gateways=1)  # never started: the gateway is down throughout
+def test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it(counting: OtlpReceiver, make_tiers: Callable[..., Tiers]) -> None:
+    tiers = make_tiers(counting.endpoint, gateways=1)  # type: ignore[attr-defined]  # never started: the gateway is down throughout
     budget = 16 * 1024 * 1024
     agent = tiers.agent("agent", env={"AGENT_QUEUE_MAX_BYTES": str(budget)}).start()
     load = SpanLoad(agent.grpc_endpoint, per_request=200)
     try:
-        _until(lambda: load.send(200) == 0 or agent.metric("otelcol_exporter_enqueue_failed_spans") > 0, 180,
-               "the agent to refuse or drop once its disk budget is full")
+        wait_until("the agent to refuse or drop once its disk budget is full",
+                   lambda: load.send(200) == 0 or agent.metric("otelcol_exporter_enqueue_failed_spans") > 0, 180, every=0.5)
         dropped = agent.metric("otelcol_exporter_enqueue_failed_spans", exporter="load_balancing/traces")
         refused = agent.metric("otelcol_receiver_refused_spans")
         assert dropped > 0 or refused > 0, (dropped, refused)
@@ -268,10 +269,10 @@ def test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it(log_dir: Path,
         # What the alerts and dashboards watch for this (a metric that only exists after a
         # drop, so the stack's no-dead-queries test leaves it to this one) is reported.
         watched = {metric_name(sel) for expr in [*rule_expressions().values(), *dashboard_expressions().values()] for sel in selectors(expr)}
-        for name, where in ONLY_AFTER_A_FAILURE.items():
-            if where.endswith(test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it.__name__):
-                assert name in watched, f"{name} is listed as watched but no rule or panel reads it"
-                assert agent.metric(name) > 0, name
+        mine = [name for name, where in ONLY_AFTER_A_FAILURE.items() if where.endswith("::" + test_a_full_disk_budget_drops_what_does_not_fit_and_counts_it.__name__)]
+        assert mine, "ONLY_AFTER_A_FAILURE names no metric for this test"
+        for name in mine:
+            assert name in watched, f"{name} is listed as watched but no rule or panel reads it"
+            assert agent.metric(name) > 0, name
     finally:
         load.stop()
-        tiers.stop()

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "app_fixture"
@@ -27,6 +27,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0, every: float = 1.0) -> Any:
+    """``probe()``'s first truthy answer, polled every ``every`` seconds for up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last answer: {last!r}")
+
+
+def built(script: str, env_var: str) -> str:
+    """A cached build's binary: ``$env_var``, or what ``script`` (collector/build*.sh) prints
+    last (a warm build is a hash and a stat)."""
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    result = subprocess.run(["bash", str(ROOT / script)], capture_output=True, text=True, timeout=3600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -14,22 +14,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.stack import ROOT, Proc, free_port
+from tests.support.stack import ROOT, Proc, built, free_port
 
 GATEWAY_NAME = "otelcol-gateways"
-
-
-def otelcol_bin() -> str:
-    binary = os.environ.get("OTELCOL_BIN") or subprocess.run(
-        ["bash", str(ROOT / "collector/build.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip().splitlines()[-1]
-    assert os.access(binary, os.X_OK), f"OTELCOL_BIN={binary!r} is not an executable collector"
-    return binary
 
 
 def self_metric(port: int, name: str, **labels: str) -> float:
@@ -70,7 +61,7 @@ class Collector:
         self.proc: Proc | None = None
 
     def start(self, timeout: float = 60.0) -> Collector:
-        argv = [otelcol_bin()]
+        argv = [built("collector/build.sh", "OTELCOL_BIN")]
         for config in self.configs:
             argv += ["--config", str(config)]
         self.runs += 1
