@@ -250,9 +250,10 @@ class Stack:
     def _tiers(self, otelcol: str, env: dict[str, str]) -> list[Component]:
         """Three gateways, then an agent per process group (gunicorn's, which also scrapes the
         exporters, and the Celery worker's), each agent queueing on disk in the stack directory."""
-        gateways = [f"127.0.0.1:44{i}7" for i in (1, 2, 3)]
+        ports = {i: 4407 + 10 * i for i in (1, 2, 3)}  # 4417, 4427, 4437
+        gateways = [f"127.0.0.1:{ports[i]}" for i in (1, 2, 3)]
         out = [
-            Component(f"gateway-{i}", [otelcol, "--config", str(ROOT / "collector/gateway.yaml")], (44 * 100 + i * 10 + 7, 8890 + i, 13140 + i, 1780 + i),
+            Component(f"gateway-{i}", [otelcol, "--config", str(ROOT / "collector/gateway.yaml")], (ports[i], 8890 + i, 13140 + i, 1780 + i),
                       http_ok(f"http://127.0.0.1:{13140 + i}/"), env=env | {
                           "OTELCOL_OTLP_GRPC_ENDPOINT": gateways[i - 1], "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{13140 + i}",
                           "OTELCOL_PPROF_ENDPOINT": f"127.0.0.1:{1780 + i}", "OTELCOL_SELF_METRICS_PORT": str(8890 + i)},
@@ -273,11 +274,16 @@ class Stack:
 
     def _prometheus_config(self) -> Path:
         """The committed Prometheus config, scraping each collector of the layout that runs."""
-        text = (ROOT / "monitoring/prometheus/prometheus.yml").read_text().replace("  - rules/*.yml", f"  - {ROOT / 'monitoring/prometheus/rules'}/*.yml")
+        def replaced(text: str, old: str, new: str) -> str:
+            if old not in text:
+                raise StackError(f"monitoring/prometheus/prometheus.yml no longer has {old.strip()!r}, which bin/stack rewrites")
+            return text.replace(old, new, 1)
+
+        text = replaced((ROOT / "monitoring/prometheus/prometheus.yml").read_text(), "  - rules/*.yml", f"  - {ROOT / 'monitoring/prometheus/rules'}/*.yml")
         if self.scaled:
             tiers = ('      - targets: ["127.0.0.1:8888", "127.0.0.1:8889"]\n        labels: {tier: agent}\n'
                      '      - targets: ["127.0.0.1:8891", "127.0.0.1:8892", "127.0.0.1:8893"]\n        labels: {tier: gateway}\n')
-            text = text.replace('      - targets: ["127.0.0.1:8888"]\n', tiers, 1)
+            text = replaced(text, '      - targets: ["127.0.0.1:8888"]\n', tiers)
         return self._write(self.dir / "prometheus.yml", text)
 
     def _write(self, path: Path, text: str) -> Path:
