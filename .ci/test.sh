@@ -9,6 +9,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash .ci/services.sh
 bash .ci/setup.sh
+# the browser package: typecheck, build (with its size budget) and its unit tests (node --test)
+bash .ci/frontend.sh --test
 # tests/hostproject's environments (Django 4.2 pins on 3.11, Django 6.0 on 3.12, the newest Django on 3.13)
 bash .ci/hostproject.sh django42 >/dev/null
 bash .ci/hostproject.sh django60 >/dev/null
