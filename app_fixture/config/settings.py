@@ -27,10 +27,13 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.analytics",
+    "apps.webapp",
     "otel_trainerhub.health",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,3 +110,34 @@ UTILISATION_QUERY_SECONDS = float(os.environ.get("UTILISATION_QUERY_SECONDS", "0
 TRAINERHUB_TRAINER_RELATION = "trainer_profile"
 # /health/ shows whether each provider's key is configured (never the key).
 TRAINERHUB_HEALTH_PROVIDERS = {"sendgrid": "SENDGRID_API_KEY", "twilio": "TWILIO_AUTH_TOKEN", "stripe": "STRIPE_SECRET_KEY"}
+
+# The trainer app (apps.webapp, built from frontend/) and its browser telemetry. The API
+# answers cross-origin requests only from FRONTEND_ORIGINS (comma-separated origins) and
+# accepts the trace context headers from them, so a trainer app served from another origin
+# joins its traces to the API's.
+def _origins(name):
+    """A list of origins: ["https://app.example.com"] (the collector's form) or comma-separated."""
+    import json
+
+    raw = os.environ.get(name, "").strip()
+    if not raw.startswith("["):
+        return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    try:
+        origins = json.loads(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a list of origins like [\"https://app.example.com\"], got {raw[:200]!r}: {error}") from None
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ValueError(f"{name} must be a list of origin strings, got {raw[:200]!r}")
+    return [o.strip().rstrip("/") for o in origins]
+
+
+FRONTEND_ORIGINS = _origins("FRONTEND_ORIGINS")
+CORS_ALLOWED_ORIGINS = FRONTEND_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "traceparent", "tracestate")
+FRONTEND_DIST = os.environ.get("FRONTEND_DIST", str(BASE_DIR.parent / "frontend" / "dist"))
+FRONTEND_OTLP_URL = os.environ.get("FRONTEND_OTLP_URL", "http://127.0.0.1:4328")
+FRONTEND_API_ORIGINS = _origins("FRONTEND_API_ORIGINS")
+FRONTEND_SERVICE_NAME = os.environ.get("FRONTEND_SERVICE_NAME", "trainerhub-web")
+FRONTEND_ENVIRONMENT = os.environ.get("FRONTEND_ENVIRONMENT", "development")
+FRONTEND_SENTRY_DSN = os.environ.get("FRONTEND_SENTRY_DSN", "")

@@ -7,6 +7,7 @@ from apps.core import views as core
 from apps.payments import views as payments
 from apps.trainers import views as trainers
 from apps.users import views as users
+from apps.webapp import views as webapp
 
 urlpatterns = [
     path("api/ping/", core.ping, name="ping"),
@@ -24,5 +25,7 @@ urlpatterns = [
     path("api/async/fail/", async_views.fail, name="async-fail"),
     path("api/stream/", async_views.stream, name="stream"),
     path("api/async/stream/", async_views.async_stream, name="async-stream"),
+    path("trainer/", webapp.trainer_app, name="trainer-app"),
+    path("trainer/static/<str:name>", webapp.bundle, name="trainer-app-bundle"),
     path("", include("otel_trainerhub.health.urls")),
 ]
