@@ -23,6 +23,7 @@ and then runs this module. Components, in start order, on loopback:
     the fixture under gunicorn            :8000
     a Celery prefork worker
     nginx, the TLS front (self-signed)    :8443              https://127.0.0.1:8443 -> :8000
+      and the browsers' intake            :4328              rate-limited -> the collector's otlp/browser on :4329
     blackbox exporter                     :9115              probes https://127.0.0.1:8443/health/
     Alertmanager                          :9093              the alert rules' routing
 
@@ -175,9 +176,18 @@ class Stack:
             "TRACE_VIEW_URL": "http://127.0.0.1:16686/trace/{trace_id}",  # this stack's Jaeger
             # PostgreSQL's slow-statement log and pg_stat_statements name the route (.ci/services.sh turns both on).
             "OTEL_TRAINERHUB_SQL_COMMENTS": "route",
-        } | {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SLOW_REQUEST_", "TRACE_VIEW_URL"))}
+        } | {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SLOW_REQUEST_", "TRACE_VIEW_URL", "FRONTEND_"))}
         if os.environ.get("SENTRY_DSN"):
             app_env["SENTRY_DSN"] = os.environ["SENTRY_DSN"]
+        # The trainer app at /trainer/ (frontend/, built by bin/stack): its browsers send to the
+        # rate-limited intake, and their errors to Sentry (or the stand-in).
+        frontend_origins = os.environ.get("FRONTEND_ORIGINS") or f'["http://127.0.0.1:{self.app_port}"]'
+        app_env |= {
+            "FRONTEND_ORIGINS": frontend_origins,
+            "FRONTEND_OTLP_URL": os.environ.get("FRONTEND_OTLP_URL", "http://127.0.0.1:4328"),
+            "FRONTEND_SENTRY_DSN": os.environ.get("FRONTEND_SENTRY_DSN") or os.environ.get("SENTRY_DSN")
+            or f"http://localstandin@127.0.0.1:{self.sentry_standin_port}/1",  # the browser SDK takes word characters only
+        }
         sentry = self.sentry or {
             "SENTRY_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{self.sentry_standin_port}/api/1/integration/otlp/v1/traces",
             "SENTRY_OTLP_LOGS_ENDPOINT": f"http://127.0.0.1:{self.sentry_standin_port}/api/1/integration/otlp/v1/logs",
@@ -216,6 +226,7 @@ class Stack:
             "TAIL_SAMPLING_DECISION_WAIT": os.environ.get("TAIL_SAMPLING_DECISION_WAIT", "5s"),
             "SPANMETRICS_FLUSH_INTERVAL": os.environ.get("SPANMETRICS_FLUSH_INTERVAL", "15s"),
             "INFRA_SCRAPE_INTERVAL": os.environ.get("INFRA_SCRAPE_INTERVAL", "15s"),
+            "FRONTEND_ORIGINS": frontend_origins,
         }
         worker_env = app_env
         if self.scaled:
@@ -223,7 +234,7 @@ class Stack:
             worker_env = app_env | {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4320"}
         else:
             components.append(
-                Component("collector", [otelcol, "--config", str(ROOT / "collector/otelcol-config.yaml")], (4317, 4318, 8888, 13133, 1777, 55679),
+                Component("collector", [otelcol, "--config", str(ROOT / "collector/otelcol-config.yaml")], (4317, 4318, 4329, 8888, 13133, 1777, 55679),
                           http_ok("http://127.0.0.1:13133/"), env=sentry | knobs, url="http://127.0.0.1:55679/debug/tracez"))
         components += [
             Component("provider-sandbox", [str(VENV_BIN / "python"), "-m", "apps.core.provider_sandbox", "--port", str(self.sandbox_port)],
@@ -237,7 +248,7 @@ class Stack:
             Component("celery-worker", [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "2",
                                         "--loglevel", "INFO", "--hostname", "trainerhub@%h"], (),
                       lambda: "ready" in self._log_text("celery-worker"), env=worker_env, cwd=FIXTURE),
-            Component("nginx", ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], (8443,),
+            Component("nginx", ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)], (8443, 4328),
                       lambda: port_open(8443), url="https://127.0.0.1:8443"),
             Component("blackbox-exporter", ["prometheus-blackbox-exporter", f"--config.file={ROOT / 'monitoring/blackbox/blackbox.yml'}",
                                             "--web.listen-address=127.0.0.1:9115"], (9115,), http_ok("http://127.0.0.1:9115/metrics")),
