@@ -67,7 +67,7 @@ def test_the_tiers_share_the_single_collectors_policy() -> None:
 def test_validation_catches_a_component_the_distribution_lacks(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     text = (ROOT / "collector/otelcol-config.yaml").read_text()
-    broken.write_text(text.replace("processors: [memory_limiter, batch]", "processors: [memory_limiter, groupbytrace, batch]", 1))
+    broken.write_text(text.replace("processors: [memory_limiter, delta_to_cumulative, batch]", "processors: [memory_limiter, groupbytrace, batch]", 1))
     assert broken.read_text() != text
     result = _validate(built("collector/build.sh", "OTELCOL_BIN"), broken)
     assert result.returncode != 0 and "groupbytrace" in result.stderr

@@ -33,6 +33,7 @@ from tests.support.postgres import postgres_log, slow_statements, sql_comment
 from tests.support.promql import ONLY_AFTER_A_FAILURE, dashboard_expressions, metric_name, rule_expressions, selectors
 from tests.support.sentry_sink import SentrySink
 from tests.support.stack import ROOT, wait_until
+from tests.support.trainer_app import ForeignOrigin, fetch_from, visit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # a cold machine builds the collector and Jaeger first
 
@@ -43,6 +44,9 @@ TAIL_SHARE = 0.5  # TAIL_SAMPLING_PERCENT below
 FAST_BURST = 200
 SENTRY_KEY = "e2e-public-key"
 SENTRY_PROJECT = "4242"
+BROWSER_SENTRY_KEY = "e2ebrowserkey"  # the browser SDK takes word characters only
+PAGE_VISITS = 10  # page views at a 50% tail-sampling share: at least one kept but for 1 in 1024 runs
+INTAKE = "http://127.0.0.1:4328"  # the browsers' intake (nginx, rate-limited) in front of the collector's :4329
 
 # Planted secrets: none of these may reach Jaeger, Prometheus or the Sentry endpoint.
 PLANTED_CARD = "4111111111111111"
@@ -53,6 +57,7 @@ PLANTED = {
     "cookie": "planted-cookie-9c2e",
     "bearer": "planted-bearer-5a0d",
     "password attribute": "planted-raw-password-33b1",
+    "page query token": "planted-page-token-8d41",
 }
 
 
@@ -100,6 +105,8 @@ class Driven:
     ping_requests: int = 0
     planted_traces: list[str] = field(default_factory=list)
     raw_trace: str = ""
+    page_traces: list[str] = field(default_factory=list)  # the trainer app's page views in Chromium
+    page_error_trace: str = ""  # the page view that threw (with a planted query string)
     env: dict[str, str] = field(default_factory=dict)  # what `bin/stack up` ran with
     postgres_log_offset: int = 0  # PostgreSQL's log before the traffic
 
@@ -133,6 +140,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driven]:
         "INFRA_SCRAPE_INTERVAL": "5s",
         "SLOW_REQUEST_THRESHOLD": "0.5",
         "REPORT_DELAY_SECONDS": "0.8",
+        "FRONTEND_SERVICE_NAME": f"{service}-web",
+        "FRONTEND_SENTRY_DSN": f"http://{BROWSER_SENTRY_KEY}@127.0.0.1:{sink.port}/{SENTRY_PROJECT}",
     }
     up = _stack("up", env)
     try:
@@ -206,6 +215,7 @@ def _drive(d: Driven) -> None:
     # ...and straight to the collector, past the application's own redaction: the collector's
     # redaction processor is the second line of defence.
     d.raw_trace = _send_raw_span(d.service)
+    _drive_browser(d)
 
     # What the alerts and dashboards also watch: a registration (the traffic script's names
     # repeat between runs on one database), a failing Celery task, a database backup.
@@ -219,6 +229,19 @@ def _drive(d: Driven) -> None:
                  ["manage.py", "backup_database"]):
         done = subprocess.run([sys.executable, *argv], cwd=ROOT / "app_fixture", env=app_env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _drive_browser(d: Driven) -> None:
+    """People on the trainer app (/trainer/, frontend/'s bundle) in Chromium: page views that
+    list the bookings and click Refresh, then one with a secret in its query string whose
+    button throws. Leaving each page sends its telemetry (and makes LCP, CLS and INP final)."""
+    with chromium(d.stack_dir / "chromium-visits") as driver:
+        d.page_traces = [visit(driver, APP, "client-1") for _ in range(PAGE_VISITS)]
+        d.page_error_trace = visit(driver, APP, "client-1", query=f"reset_token={PLANTED['page query token']}&page=1", throw=True)
+        # Each page view sends its metrics once, as it is left; the browser must not be closed first.
+        intake_log = d.stack_dir / "logs/browser-intake.log"
+        wait_until("every page view's metrics at the intake", lambda: intake_log.read_text().count('"POST /v1/metrics" 200') >= PAGE_VISITS + 1, timeout=60)
+    d.planted_traces.append(d.page_error_trace)
 
 
 def _send_raw_span(service: str) -> str:
@@ -461,6 +484,108 @@ def test_planted_secrets_reach_neither_jaeger_nor_prometheus_nor_sentry(stack: D
         if value in text
     }
     assert not leaks, leaks
+
+
+# --- the trainer app's browser telemetry -------------------------------------------------
+
+
+def _url(span: dict[str, Any]) -> str:
+    return str(span["tagmap"].get("url.full", span["tagmap"].get("http.url", "")))
+
+
+def _parent(spans: list[dict[str, Any]], span: dict[str, Any]) -> dict[str, Any] | None:
+    by_id = {s["spanID"]: s for s in spans}
+    return next((by_id[r["spanID"]] for r in span["references"] if r["spanID"] in by_id), None)
+
+
+def test_a_page_view_is_one_trace_from_the_browser_to_the_sql(stack: Driven) -> None:
+    web = f"{stack.service}-web"
+
+    def whole(trace_id: str) -> list[dict[str, Any]] | None:
+        spans = jaeger_trace(trace_id) or []
+        has = {
+            "document load": any(s["service"] == web and s["operationName"] == "documentLoad" for s in spans),
+            "fetch": any(s["service"] == web and s["tagmap"].get("span.kind") == "client" and "/api/bookings/" in _url(s) for s in spans),
+            "API span": any(s["service"] == stack.service and s["tagmap"].get("http.route") == "api/bookings/" for s in spans),
+            "SQL": any(s["tagmap"].get("db.system", s["tagmap"].get("db.system.name")) == "postgresql" for s in spans),
+        }
+        return spans if all(has.values()) else None
+
+    spans = wait_until("a page view's whole trace in Jaeger", lambda: next(filter(None, map(whole, stack.page_traces)), None), timeout=120)
+    page = _trace_root(spans)
+    assert page["service"] == stack.service and page["tagmap"]["http.route"] == "trainer/", "the server span that rendered the page is the root"
+    load = next(s for s in spans if s["operationName"] == "documentLoad")
+    assert _parent(spans, load) is page, "the browser's document load hangs under the page's server span (<meta name=traceparent>)"
+    assert load["tagmap"]["http.route"] == "/trainer/" and load["service"] == f"{stack.service}-web"
+    fetches = [s for s in spans if s["service"] == f"{stack.service}-web" and "/api/bookings/" in _url(s)]
+    apis = [s for s in spans if s["service"] == stack.service and s["tagmap"].get("http.route") == "api/bookings/"]
+    assert len(fetches) == len(apis) == 2, "the first load and the Refresh click, both in the page view's trace"
+    for fetch in fetches:
+        assert _parent(spans, fetch) is page
+        (api,) = [a for a in apis if _parent(spans, a) is fetch]  # the traceparent the browser sent
+        assert any(_local_root(spans, q) is api for q in spans if q["tagmap"].get("db.system", q["tagmap"].get("db.system.name")) == "postgresql")
+
+
+def test_web_vitals_reach_prometheus_as_histograms_by_route(stack: Driven) -> None:
+    job = f"{stack.service}-web"
+    for vital in ("lcp", "inp", "cls", "fcp", "ttfb"):
+        name = f"browser_web_vital_{vital}_milliseconds" if vital != "cls" else "browser_web_vital_cls"
+        series = wait_until(f"{name}_bucket in Prometheus", lambda name=name: prom_query(f'{name}_bucket{{job="{job}", http_route="/trainer/"}}'), timeout=120)
+        assert {s["metric"]["web_vital_rating"] for s in series} <= {"good", "needs-improvement", "poor"}
+        # One report per page view, added up by the collector from every browser's deltas; INP
+        # only where Chromium timed an interaction (every view clicks, but it is the browser's call).
+        wanted = 1 if vital == "inp" else PAGE_VISITS + 1
+        count = wait_until(f"{wanted} {vital.upper()} reports", lambda name=name: (
+            (v := prom_value(f'sum({name}_count{{job="{job}", http_route="/trainer/"}})')) is not None and v >= wanted and v), timeout=120)
+        assert wanted <= count <= PAGE_VISITS + 1, f"{vital}: {count} reports for {PAGE_VISITS + 1} page views"
+
+
+def test_a_browser_error_reaches_sentry_and_jaeger_with_the_page_trace_id(stack: Driven) -> None:
+    def browser_event() -> dict[str, Any] | None:
+        return next((e for e in stack.sink.events() if e.get("platform") == "javascript"), None)
+
+    event = wait_until("the trainer app's error at the Sentry endpoint", browser_event, timeout=60)
+    (exception,) = event["exception"]["values"]
+    assert exception["value"] == "Trainer app test error for [REDACTED], card [REDACTED]"
+    assert event["contexts"]["trace"]["trace_id"] == event["tags"]["trace_id"] == stack.page_error_trace
+    assert "user" not in event and "query_string" not in event.get("request", {})
+    spans = wait_until("the error's span in the page's trace", lambda: [s for s in jaeger_trace(stack.page_error_trace) or []
+                                                                       if s["operationName"] == "browser.error"], timeout=90)
+    (error,) = spans
+    assert error["tagmap"]["error"] is True and error["tagmap"]["http.route"] == "/trainer/"
+    assert error["tagmap"]["otel.status_description"] == "Error: Trainer app test error for [REDACTED], card [REDACTED]"
+    fields = {f["key"]: f["value"] for log in error["logs"] for f in log["fields"]}
+    assert fields["exception.message"] == "Trainer app test error for [REDACTED], card [REDACTED]"
+    # The page's query string (a reset token) in no log line either: the application's request
+    # log, the worker's, the intake's (Jaeger, Prometheus and Sentry: the planted-secrets test).
+    logs = {log.name: log.read_text(errors="replace") for log in (stack.stack_dir / "logs").glob("*.log")}
+    assert "browser-intake.log" in logs and "gunicorn.log" in logs
+    assert not [name for name, text in logs.items() if PLANTED["page query token"] in text]
+
+
+def test_the_intake_and_the_api_refuse_what_is_not_the_trainer_app(stack: Driven, browser: Any) -> None:
+    otlp = {"method": "POST", "headers": {"content-type": "application/json"}, "body": '{"resourceSpans": []}'}
+    api = {"headers": {"traceparent": new_traceparent()[1], "Authorization": "Bearer client-1"}}
+    with ForeignOrigin() as foreign:
+        assert "error" in fetch_from(browser, foreign, f"{INTAKE}/v1/traces", **otlp), "CORS lets a foreign page send telemetry"
+        assert "error" in fetch_from(browser, foreign, f"{APP}/api/bookings/", **api), "CORS lets a foreign page call the API"
+    assert fetch_from(browser, f"{APP}/liveness/", f"{INTAKE}/v1/traces", **otlp) == {"status": 200}
+    # The API's own CORS: trace headers from the trainer app's origin only.
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization,traceparent"}
+    allowed = requests.options(f"{APP}/api/bookings/", headers={"Origin": APP, **preflight}, timeout=10)
+    assert allowed.headers["Access-Control-Allow-Origin"] == APP and "traceparent" in allowed.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Origin" not in requests.options(f"{APP}/api/bookings/", headers={"Origin": "http://evil.example", **preflight}, timeout=10).headers
+    # A body over the limit, at the proxy and at the receiver itself.
+    big = '{"resourceSpans": [], "x": "' + "a" * 300_000 + '"}'
+    headers = {"Origin": APP, "Content-Type": "application/json"}
+    assert requests.post(f"{INTAKE}/v1/traces", data=big, headers=headers, timeout=10).status_code == 413
+    assert requests.post("http://127.0.0.1:4329/v1/traces", data=big, headers=headers, timeout=10).status_code in (400, 413)
+    # A flood from one address: refused with 429 beyond the burst, and counted in the intake's log.
+    with requests.Session() as session:
+        codes = [session.post(f"{INTAKE}/v1/traces", data='{"resourceSpans": []}', headers=headers, timeout=10).status_code for _ in range(120)]
+    assert codes.count(429) > 0 and codes.count(200) >= 40, codes
+    log = stack.stack_dir / "logs/browser-intake.log"  # nginx writes a line once the response is out
+    wait_until("every refusal in the intake's log", lambda: sum(" 429 " in line for line in log.read_text().splitlines()) >= codes.count(429), timeout=30)
 
 
 # --- alerts and dashboards ----------------------------------------------------------------
