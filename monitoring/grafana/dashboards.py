@@ -84,8 +84,33 @@ def application() -> dashboard.Dashboard:
                           jaeger=True))
         .with_panel(graph("Task duration p95", "ms",
                           ('histogram_quantile(0.95, sum by (span_name, le) (rate(traces_span_metrics_duration_milliseconds_bucket{span_kind="SPAN_KIND_CONSUMER", service_name=~"$service"}[$__rate_interval])))', "{{span_name}}")))
+        .with_row(dashboard.Row("Trainer app (browser): Core Web Vitals and errors"))
+        .with_panel(graph("Web Vitals p75 by route", "ms",
+                          *[(_p75(vital, "ms"), f"{vital.upper()} {{{{http_route}}}}") for vital in ("lcp", "inp", "fcp", "ttfb")],
+                          description="The 75th percentile of every page view's report (frontend/). Good: LCP under 2.5 s, INP under 200 ms, "
+                                      "FCP under 1.8 s, TTFB under 800 ms. WebVitalsLCPPoor and WebVitalsINPPoor fire above the first two for 15 minutes."))
+        .with_panel(graph("CLS p75 by route", "none", (_p75("cls", ""), "CLS {{http_route}}"), description="Good: under 0.1."))
+        .with_panel(graph("Page views rated good / needs improvement / poor", "percentunit",
+                          *[(_rating_share(vital), f"{vital.upper()} {{{{web_vital_rating}}}}") for vital in ("lcp", "inp", "cls")], width=16,
+                          description="Share of page views in each of Google's rating bands, over all routes."))
+        .with_panel(graph("JavaScript errors by route", "ops",
+                          ("sum by (http_route, exception_type) (rate(browser_errors_total[$__rate_interval]))", "{{http_route}} {{exception_type}}"),
+                          width=8, description="Uncaught errors and unhandled rejections; each is in Sentry with its trace id."))
         .build()
     )
+
+
+def _vital_metric(vital: str, unit: str) -> str:
+    return f"browser_web_vital_{vital}_milliseconds" if unit == "ms" else f"browser_web_vital_{vital}"
+
+
+def _p75(vital: str, unit: str) -> str:
+    return f"histogram_quantile(0.75, sum by (http_route, le) (rate({_vital_metric(vital, unit)}_bucket[$__rate_interval])))"
+
+
+def _rating_share(vital: str) -> str:
+    count = f"{_vital_metric(vital, 'ms' if vital != 'cls' else '')}_count"
+    return f"sum by (web_vital_rating) (rate({count}[$__rate_interval])) / ignoring(web_vital_rating) group_left sum(rate({count}[$__rate_interval]))"
 
 
 def infrastructure() -> dashboard.Dashboard:
