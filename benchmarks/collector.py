@@ -149,7 +149,7 @@ def run(layout: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
         if layout == "single":
             grpc = free_port()
             front = Collector("single", [ROOT / "collector/otelcol-config.yaml"], sinks | {
-                "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}", "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}",
+                "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}", "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}", "OTELCOL_BROWSER_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}",
                 "NODE_EXPORTER_TARGET": "127.0.0.1:9", "REDIS_EXPORTER_TARGET": "127.0.0.1:9", "POSTGRES_EXPORTER_TARGET": "127.0.0.1:9"}, work)
             measured = [front]
         else:
@@ -161,7 +161,7 @@ def run(layout: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
             grpc = free_port()
             (work / f"{layout}-queue").mkdir(exist_ok=True)
             front = Collector(f"{layout}-agent", [config], {
-                "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}", "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}",
+                "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}", "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}", "OTELCOL_BROWSER_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}",
                 "GATEWAY_RESOLVER": f"{{static: {{hostnames: [127.0.0.1:{gw_port}]}}}}", "AGENT_QUEUE_DIR": str(work / f"{layout}-queue")}, work)
             measured = [front, gateway]
         cpu0 = [c.cpu_seconds() for c in measured]

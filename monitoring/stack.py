@@ -16,8 +16,8 @@ and then runs this module. Components, in start order, on loopback:
     Sentry stand-in (without SENTRY_DSN)  :8766              records what Sentry would get
     TrainerHub collector                  :4317 :4318 OTLP, :8888 own metrics, :13133 health
       or, with --scale, the two tiers:
-      agent-web (gunicorn's)              :4317 :4318 OTLP, :8888, :13133, also scrapes the exporters
-      agent-worker (Celery's)             :4319 :4320 OTLP, :8889, :13136
+      agent-web (gunicorn's)              :4317 :4318 OTLP, :4329 browsers, :8888, :13133, also scrapes the exporters
+      agent-worker (Celery's)             :4319 :4320 OTLP, :4330, :8889, :13136
       gateway-1..3                        :4417 :4427 :4437 OTLP/gRPC, :8891-8893, :13141-13143
     provider sandbox                      :8765              SendGrid, Twilio, Stripe stand-in
     the fixture under gunicorn            :8000
@@ -274,12 +274,13 @@ class Stack:
         resolver = "{static: {hostnames: [" + ", ".join(gateways) + "]}}"
         for name, grpc, self_port, health, pprof, extra in (("agent-web", 4317, 8888, 13133, 1777, ["--config", str(ROOT / "collector/agent-infrastructure.yaml")]),
                                                             ("agent-worker", 4319, 8889, 13136, 1778, [])):
-            out.append(Component(name, [otelcol, "--config", str(ROOT / "collector/agent.yaml"), *extra], (grpc, grpc + 1, self_port, health, pprof),
+            browser = 4329 if name == "agent-web" else 4330  # nginx's browser intake goes to gunicorn's agent
+            out.append(Component(name, [otelcol, "--config", str(ROOT / "collector/agent.yaml"), *extra], (grpc, grpc + 1, browser, self_port, health, pprof),
                                  http_ok(f"http://127.0.0.1:{health}/"), env=env | {
                                      "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}", "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{grpc + 1}",
                                      "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{health}", "OTELCOL_PPROF_ENDPOINT": f"127.0.0.1:{pprof}",
                                      "OTELCOL_SELF_METRICS_PORT": str(self_port), "GATEWAY_RESOLVER": resolver,
-                                     "AGENT_QUEUE_DIR": str(self.dir / f"{name}-queue")},
+                                     "AGENT_QUEUE_DIR": str(self.dir / f"{name}-queue"), "OTELCOL_BROWSER_HTTP_ENDPOINT": f"127.0.0.1:{browser}"},
                                  url=f"http://127.0.0.1:{grpc + 1} (queue: {self.dir / (name + '-queue')})"))
         return out
 

@@ -56,6 +56,8 @@ def test_the_tiers_share_the_single_collectors_policy() -> None:
     for name in ("otlp/jaeger", "otlphttp/sentry", "prometheusremotewrite"):
         assert gateway["exporters"][name] == single["exporters"][name], name
     assert infrastructure["receivers"]["prometheus/infrastructure"] == single["receivers"]["prometheus/infrastructure"]
+    assert agent["receivers"]["otlp/browser"] == single["receivers"]["otlp/browser"]  # CORS and the body limit
+    assert gateway["processors"]["delta_to_cumulative"] == single["processors"]["delta_to_cumulative"]
     # Every span and log record is redacted before it leaves the agent, once: every pipeline
     # that the OTLP receiver feeds redacts, and no two of them take the same signal.
     for config in (agent, single):

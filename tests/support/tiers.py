@@ -95,6 +95,7 @@ class Agent(Collector):
         super().__init__(name, configs, env | {
             "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
             "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
+            "OTELCOL_BROWSER_HTTP_ENDPOINT": f"127.0.0.1:{free_port()}",
             "AGENT_QUEUE_DIR": str(self.queue_dir),
         }, log_dir, wrap)
         self.grpc_endpoint = f"127.0.0.1:{self.grpc_port}"
