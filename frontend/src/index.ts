@@ -15,6 +15,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, WebTracerProvider } from "@opentelemetry/sdk-trace-web";
 
+import { BeaconMetricExporter, BeaconSpanExporter } from "./beacon.ts";
 import { PageContextManager, serverContext } from "./context.ts";
 import { propagationPatterns } from "./origins.ts";
 import { redactAttributes, redactText, redactUrl } from "./redact.ts";
@@ -137,9 +138,9 @@ export function init(options: WebTelemetryOptions): WebTelemetry {
     resource,
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(sampleRate) }),
     spanProcessors: [
-      // The browser batch processor also flushes when the document is hidden; the OTLP
-      // exporter's fetch uses keepalive, so that last request outlives the page.
-      new BatchSpanProcessor(new RedactingSpanExporter(new OTLPTraceExporter({ url: tracesUrl }), keep), {
+      // The browser batch processor also flushes when the document is hidden: that batch goes
+      // by sendBeacon, which outlives the page; redacted before it is encoded either way.
+      new BatchSpanProcessor(new RedactingSpanExporter(new BeaconSpanExporter(new OTLPTraceExporter({ url: tracesUrl }), tracesUrl), keep), {
         maxExportBatchSize: options.maxExportBatchSize ?? 50,
         scheduledDelayMillis: options.scheduledDelayMillis ?? 2000,
         maxQueueSize: 1000,
@@ -167,7 +168,8 @@ export function init(options: WebTelemetryOptions): WebTelemetry {
     resource,
     readers: [new PeriodicExportingMetricReader({
       // Delta: a page lives seconds; the collector adds the pages up (deltatocumulative).
-      exporter: new OTLPMetricExporter({ url: metricsUrl, temporalityPreference: AggregationTemporalityPreference.DELTA }),
+      exporter: new BeaconMetricExporter(
+        new OTLPMetricExporter({ url: metricsUrl, temporalityPreference: AggregationTemporalityPreference.DELTA }), metricsUrl),
       exportIntervalMillis: options.metricIntervalMillis ?? 30000,
     })],
   });

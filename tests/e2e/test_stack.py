@@ -583,7 +583,8 @@ def test_the_intake_and_the_api_refuse_what_is_not_the_trainer_app(stack: Driven
     # A flood from one address: refused with 429 beyond the burst, and counted in the intake's log.
     with requests.Session() as session:
         codes = [session.post(f"{INTAKE}/v1/traces", data='{"resourceSpans": []}', headers=headers, timeout=10).status_code for _ in range(120)]
-    assert codes.count(429) > 0 and codes.count(200) >= 40, codes
+    # The burst (40) goes through first, less what this test's own requests above took from it.
+    assert codes[:30] == [200] * 30 and codes.count(429) > 0, codes
     log = stack.stack_dir / "logs/browser-intake.log"  # nginx writes a line once the response is out
     wait_until("every refusal in the intake's log", lambda: sum(" 429 " in line for line in log.read_text().splitlines()) >= codes.count(429), timeout=30)
 
