@@ -1,6 +1,6 @@
 """The two collector tiers (collector/agent.yaml, collector/gateway.yaml) with the built
 distribution, on loopback: traces that land whole on one gateway and are sampled whole, a
-gateway stopped under load, every gateway down with an agent restarted in the middle, and a
+gateway stopped under load, one killed, every gateway down with an agent restarted in the middle, and a
 full disk budget. What arrives is counted against what the senders had accepted."""
 
 from __future__ import annotations
@@ -210,6 +210,50 @@ def test_a_stopped_gateway_loses_nothing_and_its_traces_go_to_the_others(countin
     wait_until("the agent's queue to drain", lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, every=0.5)
     live = [tiers.gateways[0], tiers.gateways[2]]
     assert all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in live)
+
+
+def test_a_killed_gateway_loses_at_most_what_it_held_undecided(counting: OtlpReceiver, make_tiers: Callable[..., Tiers]) -> None:
+    """One of three gateways killed under load (SIGKILL, as the OOM killer does): the traces it
+    had accepted and not yet decided (``decision_wait`` of its share) are gone with it, and
+    nothing else: every trace sent after the kill lands whole on the others."""
+    require_unshare()
+    tiers = make_tiers(counting.endpoint).start()  # type: ignore[attr-defined]
+    agent = tiers.agent("agent", dns=True).start()
+    rate = 300
+    load = SpanLoad(agent.grpc_endpoint, rate=rate).start()
+    try:
+        wait_until("every gateway to receive spans", lambda: all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways), 60, every=0.5)
+        # Steady state first (10 s): the gateway has decided and sent on most of what it took.
+        wait_until("3,000 traces sent", lambda: len(load.accepted) > 3000, 60, every=0.5)
+        killed = tiers.gateways[1]
+        assert killed.proc is not None
+        held = killed.metric("otelcol_receiver_accepted_spans")
+        killed.proc.popen.kill()
+        killed.proc.popen.wait(10)
+        tiers.write_hosts([0, 2])
+        before = set(load.accepted)
+        wait_until("3,000 more traces sent after the kill", lambda: len(load.accepted) > len(before) + 3000, 60, every=0.5)
+    finally:
+        load.stop()
+    after = {t.hex() for t in load.accepted - before}
+
+    def after_arrived() -> bool:
+        counts = _arrived(counting)
+        return all(counts.get(t, 0) >= SPANS_PER_TRACE for t in after)
+
+    wait_until("every trace sent after the kill, whole", after_arrived, 90, every=0.5)
+    assert load.failed_requests == 0, _loss_report(counting, load)
+    counts = _arrived(counting)
+    lost = [t for t in (t.hex() for t in before) if t not in counts]
+    partial = [t for t in (t.hex() for t in before) if 0 < counts.get(t, 0) < SPANS_PER_TRACE]
+    # What the killed gateway held: its share of the last decision_wait (2 s here), plus its
+    # batch (1 s) and the agent's DNS interval (1 s); bounded by the whole rate over 6 s, so
+    # that an uneven ring does not fail it. A trace is one request: lost whole, never cut.
+    print(f"killed gateway: {len(lost)} of {len(before)} traces sent before the kill lost ({held:.0f} spans it had accepted)")
+    assert not partial, f"{len(partial)} traces cut in two by the kill"
+    assert 0 < len(lost) <= rate * 6, f"{len(lost)} traces lost"
+    assert len(lost) * SPANS_PER_TRACE < held / 2, "the killed gateway had sent on less than half of what it took"
+    wait_until("the agent's queue to drain", lambda: agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, every=0.5)
 
 
 def test_every_gateway_down_for_a_minute_loses_nothing_even_across_an_agent_restart(counting: OtlpReceiver, make_tiers: Callable[..., Tiers]) -> None:
