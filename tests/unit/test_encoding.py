@@ -55,6 +55,16 @@ def test_the_message_is_the_sdks_field_for_field() -> None:
     assert server.status.message and server.flags == 0x300
 
 
+def test_equal_resources_that_are_distinct_objects_share_a_group_as_in_the_sdk() -> None:
+    first = _spans(Resource({"service.name": "trainerhub"}))
+    second = _spans(Resource({"service.name": "trainerhub"}))  # equal, not the same object
+    assert first[0].resource is not second[0].resource
+    spans = [first[0], second[1], first[2], second[0], _spans(Resource({"service.name": "other"}))[0], first[1]]
+    expected = sdk_encode_spans(spans)
+    assert len(expected.resource_spans) == 2
+    assert ExportTraceServiceRequest.FromString(encode_spans(spans).SerializeToString()) == expected
+
+
 def test_an_empty_batch_and_one_span() -> None:
     assert encode_spans([]).SerializePartialToString() == sdk_encode_spans([]).SerializeToString() == b""
     (one, *_) = _spans(Resource({}))
