@@ -158,6 +158,9 @@ def test_traces_from_two_processes_through_two_agents_land_whole_and_are_sampled
         # Past the decision (10 s), the batches and Jaeger's own.
         wait_until("the agents to send on", lambda: web_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0
                    and worker_agent.metric("otelcol_exporter_queue_size", exporter="load_balancing/traces") == 0, 60, every=0.5)
+        # And past every gateway's decision: a trace still undecided is not in Jaeger yet, and
+        # a poll that overtakes the decision window (a fast machine) would count it dropped.
+        wait_until("every gateway to decide every trace it received", lambda: _all_decided(tiers), 60, every=0.5)
         kept, partial = 0, []
         deadline = time.monotonic() + 60
         for trace_id, _ in booked:
@@ -178,6 +181,16 @@ def test_traces_from_two_processes_through_two_agents_land_whole_and_are_sampled
     assert 350 <= kept <= 650, kept
     # Both agents routed over all three gateways (by trace id, so each trace went to one).
     assert all(g.metric("otelcol_receiver_accepted_spans") > 0 for g in tiers.gateways)
+
+
+def _counter(gateway: Any, name: str) -> float:
+    return gateway.metric(name) + gateway.metric(name + "_total")  # with or without the exporter's suffix
+
+
+def _all_decided(tiers: Tiers) -> bool:
+    received = sum(_counter(g, "otelcol_processor_tail_sampling_new_trace_id_received") for g in tiers.gateways)
+    decided = sum(_counter(g, "otelcol_processor_tail_sampling_global_count_traces_sampled") for g in tiers.gateways)
+    return received >= 1000 and decided >= received
 
 
 def _whole(spans: list[dict[str, Any]]) -> bool:
