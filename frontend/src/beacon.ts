@@ -21,10 +21,12 @@ export const browserEnvironment = (): BeaconEnvironment => ({
     : undefined,
 });
 
-function beaconed(env: BeaconEnvironment, url: string, bytes: Uint8Array | undefined): boolean {
-  if (!env.hidden() || !env.beacon || !bytes) return false;
+// Encoded only once the page is hidden: while it is visible the inner exporter encodes its own.
+function beaconed(env: BeaconEnvironment, url: string, encode: () => Uint8Array | undefined): boolean {
+  if (!env.hidden() || !env.beacon) return false;
   try {
-    return env.beacon(url, new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/json" }));
+    const bytes = encode();
+    return bytes !== undefined && env.beacon(url, new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/json" }));
   } catch {
     return false;
   }
@@ -34,7 +36,7 @@ export class BeaconSpanExporter implements SpanExporter {
   constructor(private readonly inner: SpanExporter, private readonly url: string, private readonly env: BeaconEnvironment = browserEnvironment()) {}
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    if (beaconed(this.env, this.url, JsonTraceSerializer.serializeRequest(spans))) done({ code: ExportResultCode.SUCCESS });
+    if (beaconed(this.env, this.url, () => JsonTraceSerializer.serializeRequest(spans))) done({ code: ExportResultCode.SUCCESS });
     else this.inner.export(spans, done);
   }
 
@@ -51,7 +53,7 @@ export class BeaconMetricExporter implements PushMetricExporter {
   constructor(private readonly inner: PushMetricExporter, private readonly url: string, private readonly env: BeaconEnvironment = browserEnvironment()) {}
 
   export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    if (beaconed(this.env, this.url, JsonMetricsSerializer.serializeRequest(metrics))) done({ code: ExportResultCode.SUCCESS });
+    if (beaconed(this.env, this.url, () => JsonMetricsSerializer.serializeRequest(metrics))) done({ code: ExportResultCode.SUCCESS });
     else this.inner.export(metrics, done);
   }
 
