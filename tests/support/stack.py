@@ -121,13 +121,14 @@ class Proc:
     def output_lines(self) -> list[str]:
         return lines_of(self.output())
 
-    def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
+    def wait_for_output(self, text: str, timeout: float = 30.0, *, count: int = 1) -> None:
+        """Until ``text`` has appeared ``count`` times in the process's output."""
         deadline = time.monotonic() + timeout
-        while text not in self.output():
+        while self.output().count(text) < count:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.output()[-4000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name}: no {text!r} after {timeout}s:\n{self.output()[-4000:]}")
+                raise RuntimeError(f"{self.name}: {text!r} not {count} times after {timeout}s:\n{self.output()[-4000:]}")
             time.sleep(0.1)
 
     def stop(self, timeout: float = 20.0) -> int:
@@ -167,7 +168,9 @@ def start_gunicorn(
     ]
     proc = Proc(name, argv, env, log_dir)
     url = _serving(proc, port, ready_path)
-    proc.wait_for_output("Booting worker", 10)
+    # Ready once one worker answers; every worker booted (each logs this after its fork), so
+    # that a test reading the master's children finds them all.
+    proc.wait_for_output("Booting worker", 10, count=workers)
     return proc, url
 
 
