@@ -144,7 +144,10 @@ def test_celery_prefork_tasks_run_as_fast_and_report_their_drops(
         collector.close()
     output = worker.output()
     print(f"collector {state}: {took:.2f}s per {TASKS} tasks, SIGTERM to exit {stop_took:.2f}s; baseline {celery_baseline}")
-    assert took <= 1.5 * celery_baseline["up"], (took, celery_baseline)
+    # A fork per task, two at a time: a child that waited even 0.2 s on the network at fork or
+    # exit would add 2 s to the batch (the SDK's own wait is the 10 s export timeout). Twice
+    # the baseline leaves room for a 2-core machine's noise (1.5x failed once at 1.82 / 1.18 s).
+    assert took <= 2 * celery_baseline["up"], (took, celery_baseline)
     # Celery's own warm shutdown takes seconds here (celery_baseline["off_stop"]); what
     # telemetry adds to it stays within the shutdown timeout.
     assert stop_took <= max(celery_baseline["off_stop"], celery_baseline["up_stop"]) + 0.5, (stop_took, celery_baseline)
