@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -54,7 +56,7 @@ def configure(
     and metrics of code holding the first one's tracers and meters.
     """
     global _state
-    with _lock:
+    with _lock, _collection_paused():
         if _state is not None:
             if options:
                 _log.debug("otel_trainerhub already configured; options of a later configure() are ignored")
@@ -103,6 +105,21 @@ def configure(
         _state = _State(settings, pipelines, instrument_all(context))
         _log.debug("otel_trainerhub configured: %r; instrumented %s", settings, ", ".join(_state.instrumented))
         return settings
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Any:
+    """The cyclic garbage collector off while set-up imports and builds what lives as long as
+    the process (modules, classes, providers), and back as the host had it: the full
+    collections that set-up would trigger find nothing to free, and cost every management
+    command about an eighth of what the package adds to start-up (benchmarks/startup.py)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _build_pipelines(settings: Settings, span_processors: tuple[Any, ...], metric_readers: tuple[Any, ...], id_generator: Any) -> Any:

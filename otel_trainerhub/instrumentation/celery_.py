@@ -17,7 +17,7 @@ def instrument(context: InstrumentationContext) -> bool:
     if not supported("celery", CeleryInstrumentor()):  # type: ignore[no-untyped-call]
         return False
     CeleryInstrumentor().instrument(  # type: ignore[no-untyped-call]
-        tracer_provider=context.tracer_provider, meter_provider=context.meter_provider
+        tracer_provider=context.tracer_provider, meter_provider=context.meter_provider, skip_dep_check=True  # checked just above
     )
     celery_context.connect()
     return True

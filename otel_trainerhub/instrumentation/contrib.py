@@ -48,7 +48,7 @@ def instrument(name: str, context: InstrumentationContext) -> bool:
     options: dict[str, Any] = {"tracer_provider": context.tracer_provider}
     if with_meter:
         options["meter_provider"] = context.meter_provider
-    instrumentor.instrument(**options)
+    instrumentor.instrument(**options, skip_dep_check=True)  # supported() just checked the versions
     return True
 
 

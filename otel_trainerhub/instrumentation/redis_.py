@@ -98,7 +98,8 @@ def instrument(context: InstrumentationContext) -> bool:
 
     if not supported("redis", RedisInstrumentor()):
         return False
-    RedisInstrumentor().instrument(tracer_provider=context.tracer_provider, response_hook=_response_hook)
+    # supported() just checked the versions: the instrumentor need not read the metadata again.
+    RedisInstrumentor().instrument(tracer_provider=context.tracer_provider, response_hook=_response_hook, skip_dep_check=True)
     for module, attribute in _COMMAND_ENTRY_POINTS:
         wrapt.wrap_function_wrapper(module, attribute, _skip_internal)
         _wrapped.append((module, attribute))

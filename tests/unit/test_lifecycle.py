@@ -380,3 +380,37 @@ def test_exemplars_are_off_unless_asked_for(tmp_path: Path) -> None:
         """
     assert run(code, tmp_path).stdout.split() == ["0", "1"]
     assert run(code, tmp_path, OTEL_METRICS_EXEMPLAR_FILTER="trace_based").stdout.split() == ["1", "1"]
+
+
+def test_configure_leaves_the_garbage_collector_as_the_host_had_it(tmp_path: Path) -> None:
+    """Set-up pauses the cyclic collector (start-up cost) and gives it back in the state it found it."""
+    result = run(
+        """
+        import gc
+        gc.disable()
+        import otel_trainerhub
+        otel_trainerhub.configure()
+        assert not gc.isenabled(), "a host that turned collection off keeps it off"
+        otel_trainerhub.shutdown()
+        print("ok")
+        """,
+        tmp_path,
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+    result = run(
+        """
+        import gc
+        import otel_trainerhub
+        try:
+            otel_trainerhub.configure(sampler="sometimes")  # a bad option raises inside the pause
+            raise AssertionError("no ConfigError")
+        except otel_trainerhub.ConfigError:
+            pass
+        assert gc.isenabled(), "collection back on after a failed set-up"
+        otel_trainerhub.configure()
+        assert gc.isenabled(), "collection back on after set-up"
+        print("ok")
+        """,
+        tmp_path,
+    )
+    assert result.stdout.strip() == "ok", result.stderr

@@ -154,6 +154,7 @@ def _install_contrib(metrics: MeterProvider) -> None:
         meter_provider=metrics,
         excluded_urls=_excluded_urls_pattern(middleware.untraced_paths()),
         response_hook=_response_hook,
+        skip_dep_check=True,  # _install checked the versions with supported()
     )
     _span_key, _duration_key, activation_key = _sdk.django_request_keys()
     end_abandoned_requests(_span_key, activation_key)
