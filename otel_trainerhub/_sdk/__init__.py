@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from opentelemetry import context as context_api
@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased
-from opentelemetry.trace import Status
+from opentelemetry.trace import SpanContext, Status
 from opentelemetry.trace.propagation import _SPAN_KEY as SPAN_KEY
 
 __all__ = [
@@ -50,6 +50,9 @@ __all__ = [
     "span_events",
     "span_kind",
     "span_parent",
+    "span_status",
+    "span_times",
+    "context_is_remote",
     "suppressed_context",
     "update_resource",
 ]
@@ -134,6 +137,12 @@ def plain_attributes(attributes: Any) -> Any:
 
 #: The span's own event list (``span.events`` builds a tuple per call).
 span_events: Callable[[Span], Any] = attrgetter("_events")
+#: (start, end) in nanoseconds, without two property calls; both set once the span is ending.
+span_times: Callable[[Span], tuple[int, int]] = attrgetter("_start_time", "_end_time")
+#: The span's Status (``span.status`` without the property call).
+span_status: Callable[[Span], Any] = attrgetter("_status")
+#: ``SpanContext.is_remote``: the API's SpanContext is a tuple whose third item it reads.
+context_is_remote: Callable[[Any], bool] = itemgetter(2)
 
 
 def replace_status(span: Span, status: Status) -> None:
@@ -239,13 +248,14 @@ def _check() -> None:
     from opentelemetry.sdk._shared_internal import BatchProcessor
 
     span_init = Span.__init__.__code__.co_names + ReadableSpan.__init__.__code__.co_names
-    missing_in_span = [f"Span.{n}" for n in ("_parent", "_kind", "_attributes", "_events", "_status") if n not in span_init]
+    missing_in_span = [f"Span.{n}" for n in ("_parent", "_kind", "_attributes", "_events", "_status", "_start_time", "_end_time") if n not in span_init]
     probes += [
         ("BoundedAttributes._dict", lambda: "_dict" in BoundedAttributes.__init__.__code__.co_names),
         ("BoundedAttributes._immutable", lambda: "_immutable" in BoundedAttributes.__init__.__code__.co_names),
         ("SpanProcessor._on_ending", lambda: hasattr(SpanProcessor, "_on_ending")),
         ("ContextVarsRuntimeContext._current_context", lambda: "_current_context" in ContextVarsRuntimeContext.__init__.__code__.co_names),
         ("ParentBased._root", lambda: "_root" in ParentBased.__init__.__code__.co_names),
+        ("SpanContext[2] is is_remote", lambda: context_is_remote(SpanContext(1, 1, is_remote=True)) is True),
     ]
 
     names = BatchProcessor.__init__.__code__.co_names

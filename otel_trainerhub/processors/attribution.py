@@ -52,7 +52,7 @@ from otel_trainerhub.attributes import (
     SLOW_COUNT,
 )
 from otel_trainerhub import _sdk
-from otel_trainerhub._sdk import SPAN_KEY, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent
+from otel_trainerhub._sdk import SPAN_KEY, context_is_remote, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent, span_times
 from otel_trainerhub._sdk.metrics import FastHistogram
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor
@@ -142,7 +142,7 @@ class AttributionProcessor(OnEndingProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         parent = span_parent(span)
-        if parent is None or parent.is_remote or span_kind(span) in _ROOT_KINDS:
+        if parent is None or context_is_remote(parent) or span_kind(span) in _ROOT_KINDS:
             setattr(span, _ROOT, RootState())
             return
         # get_current_span(parent_context), minus three Python calls: this runs for every span.
@@ -165,8 +165,10 @@ class AttributionProcessor(OnEndingProcessor):
             if not state.open:
                 return
             attributes = span_attribute_dict(span)
-            elapsed = span.end_time - span.start_time  # type: ignore[operator]
-            system = _db_system(attributes)
+            started, ended = span_times(span)
+            elapsed = ended - started
+            # _db_system and _db_statement written out: this runs for every child span.
+            system = attributes.get("db.system") or attributes.get("db.system.name")
             if system is not None:
                 if system == "redis":
                     with state.lock:
@@ -175,7 +177,7 @@ class AttributionProcessor(OnEndingProcessor):
                         state.cache_hits += attributes.get(CACHE_HITS, 0)
                         state.cache_misses += attributes.get(CACHE_MISSES, 0)
                     return
-                statement = _db_statement(attributes)
+                statement = attributes.get("db.statement") or attributes.get("db.query.text")
                 if elapsed > self._slow_queries.threshold_ns:
                     self._slow_queries.flag(span, state, statement, elapsed)
                 key = _n_plus_one_key(statement) if isinstance(statement, str) else None
@@ -222,7 +224,8 @@ class AttributionProcessor(OnEndingProcessor):
             state.open = False
             fingerprints, state.fingerprints = state.fingerprints, {}
             state.n_plus_one_frames = {}  # no frame (and its locals) outlives the root
-        duration_ns = span.end_time - span.start_time  # type: ignore[operator]
+        started, ended = span_times(span)
+        duration_ns = ended - started
         attributes = span_attribute_dict(span)
         kind, route = _route(attributes)
         if kind == "other" and duration_ns > self._slow_queries.threshold_ns and _db_system(attributes) not in (None, "redis"):

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import Status
 
 from otel_trainerhub.contain import contained, swallowed
-from otel_trainerhub._sdk import replace_status, set_frozen_attributes, span_attribute_dict, span_attributes, span_events
+from otel_trainerhub._sdk import replace_status, set_frozen_attributes, span_attribute_dict, span_attributes, span_events, span_status
 from otel_trainerhub.processors.base import OnEndingProcessor
 from otel_trainerhub import redaction
 from otel_trainerhub.redaction import REDACTED, cap, is_sensitive_key, redact_text
@@ -57,14 +57,19 @@ class RedactionProcessor(OnEndingProcessor):
             # The SDK cuts at limit + 1 (export/traces.py): what it cut, or what masking made
             # longer, gets the marker. Set after the scan: setting a key re-inserts it, which
             # a running iteration forbids.
-            over = {key: cap(value, limit) for key, value in plain.items() if type(value) is str and len(value) > limit}
+            over: dict[str, Any] | None = None  # a loop, not a comprehension: no frame of its own per span
+            for key, value in plain.items():
+                if type(value) is str and len(value) > limit:
+                    if over is None:
+                        over = {}
+                    over[key] = cap(value, limit)
             if over:
                 set_frozen_attributes(attributes, over)
             if self._scan_headers:
                 for key in [k for k in plain if k.startswith(_HEADER_PREFIXES)]:
                     if is_sensitive_key(key.rsplit(".", 1)[-1]) and plain[key] not in (None, ""):
                         set_frozen_attributes(attributes, {key: REDACTED})
-            status = span.status
+            status = span_status(span)
             if status.description:
                 # "ValueError: malformed card number '4111 ...'": the exception's message again.
                 masked = redact_text(status.description, escape_control=False)
