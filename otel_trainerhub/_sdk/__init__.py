@@ -44,6 +44,7 @@ __all__ = [
     "replace_status",
     "reset_reader_export_lock",
     "set_frozen_attributes",
+    "set_own_attributes",
     "set_span_clock",
     "span_attribute_dict",
     "span_attributes",
@@ -174,6 +175,34 @@ def set_frozen_attributes(attributes: Any, values: Mapping[str, Any]) -> None:
         attributes._immutable = frozen
 
 
+_PRIMITIVE = (bool, int, float)
+
+
+def set_own_attributes(attributes: Any, values: Mapping[str, Any]) -> None:
+    """:func:`set_frozen_attributes` for values of ours that are already valid attribute values
+    (str, bool, int, float): the SDK's per-value validation skipped, its length limit (strings
+    cut at ``max_value_len``), its count limit and its lock kept. Any other value goes the
+    SDK's way. About 25k instructions less per request root (benchmarks/micro.py)."""
+    setitem = getattr(attributes, "_setitem_locked", None)
+    if setitem is None or attributes.maxlen == 0:
+        set_frozen_attributes(attributes, values)
+        return
+    limit = attributes.max_value_len
+    others = None
+    with attributes._lock:
+        for key, value in values.items():
+            kind = type(value)
+            if kind is str:
+                setitem(key, value if limit is None or len(value) <= limit else value[:limit])
+            elif kind in _PRIMITIVE:
+                setitem(key, value)
+            else:
+                others = others or {}
+                others[key] = value
+    if others:
+        set_frozen_attributes(attributes, others)
+
+
 def current_context_getter() -> Callable[[], Context]:
     """The cheapest way to the current context: the runtime's ContextVar itself (a C call)
     when the default contextvars runtime is in use, else the runtime's own method."""
@@ -252,6 +281,9 @@ def _check() -> None:
     probes += [
         ("BoundedAttributes._dict", lambda: "_dict" in BoundedAttributes.__init__.__code__.co_names),
         ("BoundedAttributes._immutable", lambda: "_immutable" in BoundedAttributes.__init__.__code__.co_names),
+        ("BoundedAttributes._setitem_locked", lambda: hasattr(BoundedAttributes, "_setitem_locked")),
+        ("BoundedAttributes._lock, max_value_len, maxlen",
+         lambda: {"_lock", "max_value_len", "maxlen"} <= set(BoundedAttributes.__init__.__code__.co_names)),
         ("SpanProcessor._on_ending", lambda: hasattr(SpanProcessor, "_on_ending")),
         ("ContextVarsRuntimeContext._current_context", lambda: "_current_context" in ContextVarsRuntimeContext.__init__.__code__.co_names),
         ("ParentBased._root", lambda: "_root" in ParentBased.__init__.__code__.co_names),

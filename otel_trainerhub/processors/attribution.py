@@ -52,7 +52,7 @@ from otel_trainerhub.attributes import (
     SLOW_COUNT,
 )
 from otel_trainerhub import _sdk
-from otel_trainerhub._sdk import SPAN_KEY, context_is_remote, set_frozen_attributes, span_attribute_dict, span_attributes, span_kind, span_parent, span_times
+from otel_trainerhub._sdk import SPAN_KEY, context_is_remote, set_frozen_attributes, set_own_attributes, span_attribute_dict, span_attributes, span_kind, span_parent, span_times
 from otel_trainerhub._sdk.metrics import FastHistogram
 from otel_trainerhub.contain import swallowed
 from otel_trainerhub.processors.base import OnEndingProcessor
@@ -260,7 +260,7 @@ class AttributionProcessor(OnEndingProcessor):
             found[SLOW] = True
             self._slow.add(1, metric_attributes)
         # The SDK froze the attributes just before _on_ending; the exported span shares them.
-        set_frozen_attributes(span_attributes(span), found)
+        set_own_attributes(span_attributes(span), found)
         self._db_time.record(state.db_ns / 1e9, metric_attributes)
         self._db_queries.record(state.db_count, metric_attributes)
         for result, count in (("hit", state.cache_hits), ("miss", state.cache_misses)):

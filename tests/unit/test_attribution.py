@@ -402,3 +402,40 @@ def test_n_plus_one_source_is_the_loop_and_the_innermost_frame_is_kept_too(rig: 
     attrs = rig.roots()["GET api/trainers/"]
     assert attrs["trainerhub.n_plus_one.source"].endswith("test_attribution.py:" + str(_line_of("# repeats")))
     assert attrs["trainerhub.n_plus_one.innermost_source"].endswith("test_attribution.py:" + str(_line_of("# innermost")))
+
+
+def test_own_attributes_keep_the_sdks_limits_without_its_validation() -> None:
+    """The root's attributes are set past the SDK's per-value validation, but with its limits:
+    strings cut at the length limit, the oldest key dropped (and counted) at the count limit,
+    and anything but str, bool, int and float still cleaned the SDK's way."""
+    from opentelemetry.attributes import BoundedAttributes
+
+    from otel_trainerhub._sdk import set_own_attributes
+
+    attributes = BoundedAttributes(maxlen=4, attributes={"a": 1, "b": 2}, immutable=True, max_value_len=8)
+    set_own_attributes(attributes, {"s": "x" * 20, "flag": True, "n": 2.5, "seq": ["p", "q"]})
+    assert dict(attributes) == {"s": "x" * 8, "flag": True, "n": 2.5, "seq": ("p", "q")}  # a list made a tuple, as the SDK does
+    assert attributes.dropped == 2
+    with pytest.raises(TypeError):  # still frozen for everyone else
+        attributes["late"] = 1
+    plain: dict = {"event": 1}  # an event's plain dict
+    set_own_attributes(plain, {"k": "v"})
+    assert plain == {"event": 1, "k": "v"}
+
+
+def test_a_root_carries_a_long_n_plus_one_statement_cut_at_the_length_limit() -> None:
+    from opentelemetry.sdk.trace import SpanLimits
+
+    metrics = InMemoryMetricReader()
+    pipeline = EnrichingSpanProcessor(RedactionProcessor(), AttributionProcessor(MeterProvider(metric_readers=[metrics]), n_plus_one_threshold=3))
+    provider = TracerProvider(active_span_processor=pipeline, span_limits=SpanLimits(max_span_attribute_length=40))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    statement = "SELECT " + ", ".join(f'"t"."column_{i}"' for i in range(10)) + ' FROM "t" WHERE "t"."id" = %s'
+    with tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER):
+        for _ in range(3):
+            db(tracer, statement)
+    root = next(s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER)
+    found = root.attributes["trainerhub.n_plus_one.statement"]
+    assert len(found) == 40 and statement.startswith(found[:30])
