@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import load
+import request_instructions
 
 VARIANTS = ("baseline", "otel_trainerhub")
 COMMAND = ("manage.py", "check")
@@ -91,7 +92,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind count")
     args = parser.parse_args()
-    subprocess.run([str(load.BIN / "python"), "-m", "compileall", "-q", str(load.ROOT / "otel_trainerhub"), str(load.FIXTURE)], check=True)
+    request_instructions.compile_sources()
     samples: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     with load.services():
         for variant in VARIANTS:  # warm the page cache, not counted
