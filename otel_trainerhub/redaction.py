@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from otel_trainerhub.attributes import DB_QUERY_COUNT, TRUNCATION_MARKER
+from otel_trainerhub.sql import sanitize
 
 __all__ = ["REDACTED", "cap", "is_sensitive_key", "redact_text", "redact_value", "redact_mapping", "set_value_length_limit"]
 
@@ -83,6 +84,17 @@ _PHONE = re.compile(
     r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\w])|(?<![\w+])\+\d(?:[ .-]?\d){6,14}(?![\w])"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# PostgreSQL's error text repeats the statement and the row's values: "LINE 1: SELECT ... WHERE
+# pin = 4242", "DETAIL:  Key (phone)=(+1 555 0100) already exists.", "Failing row contains
+# (7, ana, null)." psycopg puts them in str(exc), which reaches status descriptions,
+# exception events, logs and Sentry. The statement gets the SQL policy, the values a "?".
+_DB_LINE_HINT, _DB_KEY_HINT, _DB_ROW_HINT = "LINE ", "ey (", "Failing row contains ("  # each pattern below needs one
+_DB_ERROR_LINE = re.compile(r"^(LINE \d+: )(.*)$", re.MULTILINE)
+_DB_ERROR_VALUES = re.compile(
+    r"\b([Kk]ey \([^\n]*?\)=\().*?(\)(?= already exists| is not present| conflicts with|\.?$))|\b([Kk]ey \([^\n]*?\)=\().*$"
+    r"|(Failing row contains \().*$",
+    re.MULTILINE,
+)
 # Cheap pre-checks, each a superset of what its pattern can match, so most strings (URLs,
 # user agents, routes) skip the costly scans: _PAIR alone takes 10-25 us on a user agent.
 # Card numbers (either pattern) need 12 digits in a row, with single separators, at least.
@@ -142,6 +154,9 @@ def _scan(text: str, escape_control: bool) -> str:
     # Case-insensitive patterns: the words are looked for in the lowered text, which is
     # exact for ASCII; other text (where re's case folding differs from str.lower) gets every scan.
     lowered = text.lower() if text.isascii() else None
+    if _DB_LINE_HINT in text or _DB_KEY_HINT in text or _DB_ROW_HINT in text:
+        text = _DB_ERROR_LINE.sub(_mask_statement_line, text)
+        text = _DB_ERROR_VALUES.sub(_mask_row_values, text)
     if _CARD_HINT.search(text):
         text = _CARD.sub(_mask_card, text)
         text = _CARD_GROUPS.sub("[CARD]", text)
@@ -156,6 +171,16 @@ def _scan(text: str, escape_control: bool) -> str:
     if escape_control and _CONTROL.search(text):
         text = _CONTROL.sub(_escape_control, text)
     return text
+
+
+def _mask_statement_line(match: re.Match[str]) -> str:
+    return match.group(1) + sanitize(match.group(2))
+
+
+def _mask_row_values(match: re.Match[str]) -> str:
+    if match.group(1):
+        return match.group(1) + "?" + match.group(2)
+    return (match.group(3) or match.group(4)) + "?)"
 
 
 # Bounded: 4,096 texts of at most 512 characters. It holds raw texts in this process's memory

@@ -56,20 +56,47 @@ def uninstrument(name: str) -> None:
     _instrumentor(name).uninstrument()
     if name in _sql_policy_users:
         _sql_policy_users.discard(name)
+        own = _own_statement_getter(name)
+        if own is not None:
+            unwrap(own, "get_statement")
         if not _sql_policy_users:
+            from otel_trainerhub._sdk import dbapi
+
+            dbapi.uninstall()
             module, owner, attribute = _DBAPI_TRACER
             unwrap(getattr(importlib.import_module(module), owner), attribute)
 
 
 def _sanitized_statement(wrapped: Callable[..., Any], instance: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     statement = wrapped(*args, **kwargs)
-    return sanitize(uncommented(statement)) if isinstance(statement, str) else statement
+    return _masked(statement) if isinstance(statement, str) else statement
+
+
+def _masked(statement: str) -> str:
+    return sanitize(uncommented(statement))
 
 
 def _apply_sql_policy(user: str) -> None:
     """No SQL literal ever reaches a span: ``db.statement`` / ``db.query.text`` masked for
-    every DB-API instrumentor (one wrapper, removed with its last user)."""
+    every DB-API instrumentor, on the lean statement path (``_sdk.dbapi``) and on contrib's,
+    which the lean one hands what it does not cover (one wrapper each, removed with their
+    last user)."""
     if not _sql_policy_users:
+        from otel_trainerhub._sdk import dbapi
+
         module, owner, attribute = _DBAPI_TRACER
         wrapt.wrap_function_wrapper(module, f"{owner}.{attribute}", _sanitized_statement)
+        dbapi.install(_masked)
+    own = _own_statement_getter(user)
+    if own is not None:
+        # psycopg's and psycopg2's CursorTracer render a Composable (sql.SQL(...).format(
+        # sql.Literal(...))) themselves, without calling the one wrapped above.
+        wrapt.wrap_function_wrapper(own, "get_statement", _sanitized_statement)
     _sql_policy_users.add(user)
+
+
+def _own_statement_getter(user: str) -> Any:
+    """The driver instrumentor's own CursorTracer subclass, when it overrides ``get_statement``."""
+    module = importlib.import_module(CONTRIB[user][1].partition(":")[0])
+    owner = getattr(module, _DBAPI_TRACER[1], None)
+    return owner if owner is not None and _DBAPI_TRACER[2] in vars(owner) else None

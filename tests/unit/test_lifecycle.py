@@ -191,6 +191,7 @@ from django.core.management.base import BaseCommand
 from django.core.signals import request_finished
 from django.db.models.signals import post_save
 from opentelemetry.instrumentation.dbapi import CursorTracer
+from opentelemetry.instrumentation import psycopg as psycopg_instrumentation
 
 SIGNALS = {"request_finished": request_finished, "user_login_failed": user_login_failed, "post_save": post_save,
            **{n: getattr(cs, n) for n in ("setup_logging", "before_task_publish", "task_prerun", "task_postrun", "worker_process_shutdown")}}
@@ -207,6 +208,8 @@ def snapshot():
         "django.setup": id(django.setup),
         "BaseCommand.execute": id(BaseCommand.__dict__["execute"]),
         "CursorTracer.get_statement": id(CursorTracer.__dict__["get_statement"]),
+        "CursorTracer.traced_execution": id(CursorTracer.__dict__["traced_execution"]),
+        "psycopg CursorTracer.get_statement": id(psycopg_instrumentation.CursorTracer.__dict__["get_statement"]),
         "celery safe_say": id(celery.apps.worker.safe_say),
         "celery emit_banner": id(celery.apps.worker.Worker.__dict__["emit_banner"]),
         "Redis.execute_command": id(redis.Redis.__dict__["execute_command"]),
@@ -256,7 +259,7 @@ def test_shutdown_undoes_every_patch_and_a_second_configure_is_refused(tmp_path:
     for seen in rounds:
         # What configure() patches: every one of these, and all of it undone by shutdown().
         assert set(seen["changed"]) >= {
-            "BaseCommand.execute", "CursorTracer.get_statement", "celery safe_say", "celery emit_banner", "Redis.execute_command", "Session.send",
+            "BaseCommand.execute", "CursorTracer.get_statement", "CursorTracer.traced_execution", "psycopg CursorTracer.get_statement", "celery safe_say", "celery emit_banner", "Redis.execute_command", "Session.send",
             "urlopen", "sqlite3.connect", "SyncToAsync.__call__", "uvicorn Server.shutdown", "daphne write_entry", "MIDDLEWARE", "signal request_finished", "signal user_login_failed",
             "signal task_prerun", "signal worker_process_shutdown",
         }, seen

@@ -103,6 +103,8 @@ def _every_scan(text: str) -> str:
     """The policy with no pre-check: what redact_text must equal whatever its shortcuts skip."""
     from otel_trainerhub import redaction as r
 
+    text = r._DB_ERROR_LINE.sub(r._mask_statement_line, text)
+    text = r._DB_ERROR_VALUES.sub(r._mask_row_values, text)
     text = r._CARD.sub(r._mask_card, text)
     text = r._CARD_GROUPS.sub("[CARD]", text)
     text = r._CREDENTIAL.sub(r._mask_credential, text)
@@ -120,6 +122,7 @@ def test_the_pre_checks_never_skip_a_scan_that_would_mask_something() -> None:
         "=", ":", ": ", '"', "'", " ", "&", ";", "/", "?", "-", ".", "@", "%40", "ana.silva@example.com", "ana%40example.com",
         "4111 1111 1111 1111", "4111-1111-1111-111x", "4111 1111 1111 x", "4111111111111111", "123456789012", "12345678", "1 2 3 4 5 6 7 8",
         "2026-11-27", "8000", "abcDEF123", "hunter2", "\n", "\x7f", "ſ", "K", "ı", "é", "İ", "ＰＡＳＳ",
+        "LINE 1: ", "LINE", "DETAIL:  Key (", ")=(", ") already exists", "Failing row contains (", "DETAIL:", "'x'", " = 42",
     ]
     rng = random.Random(20261127)
     differing = []
@@ -128,6 +131,26 @@ def test_the_pre_checks_never_skip_a_scan_that_would_mask_something() -> None:
         if redact_text(text) != _every_scan(text):
             differing.append(text)
     assert not differing, differing[:5]
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        # psycopg's str(exc): PostgreSQL's message, then its LINE and DETAIL parts
+        ('syntax error at or near "SELEC"\nLINE 1: SELEC name FROM t WHERE pin = 4242 AND nick = \'ana\'\n        ^',
+         'syntax error at or near "SELEC"\nLINE 1: SELEC name FROM t WHERE pin = ? AND nick = ?\n        ^'),
+        ('duplicate key value violates unique constraint "u"\nDETAIL:  Key (phone)=(5550100123) already exists.',
+         'duplicate key value violates unique constraint "u"\nDETAIL:  Key (phone)=(?) already exists.'),
+        ('DETAIL:  Key (lower(name::text))=(ana (x)) already exists.', "DETAIL:  Key (lower(name::text))=(?) already exists."),
+        ('DETAIL:  Key (trainer_id)=(42) is not present in table "t".', 'DETAIL:  Key (trainer_id)=(?) is not present in table "t".'),
+        ("DETAIL:  Key (a, b)=(1, x) conflicts with existing key (a, b)=(1, y).", "DETAIL:  Key (a, b)=(?) conflicts with existing key (a, b)=(?)."),
+        ("null value in column \"x\"\nDETAIL:  Failing row contains (7, ana, secret, null).", "null value in column \"x\"\nDETAIL:  Failing row contains (?)"),
+        ("DETAIL:  Key (a)=(cut off", "DETAIL:  Key (a)=(?)"),
+        ("the LINE 2: is not at a line start, 42", "the LINE 2: is not at a line start, 42"),
+    ],
+)
+def test_database_errors_lose_the_statements_literals_and_the_rows_values(error: str, expected: str) -> None:
+    assert redact_text(error, escape_control=False) == expected
 
 
 @pytest.mark.parametrize(
