@@ -89,6 +89,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # (7, ana, null)." psycopg puts them in str(exc), which reaches status descriptions,
 # exception events, logs and Sentry. The statement gets the SQL policy, the values a "?".
 _DB_LINE_HINT, _DB_KEY_HINT, _DB_ROW_HINT = "LINE ", "ey (", "Failing row contains ("  # each pattern below needs one
+# Redis's "unknown command 'X', with args beginning with: 'key' 'value' " quotes the arguments.
+_REDIS_ARGS_HINT: Final = "with args beginning with:"
+_REDIS_ARGS = re.compile(r"(with args beginning with:).*$", re.MULTILINE)
 _DB_ERROR_LINE = re.compile(r"^(LINE \d+: )(.*)$", re.MULTILINE)
 _DB_ERROR_VALUES = re.compile(
     r"\b([Kk]ey \([^\n]*?\)=\().*?(\)(?= already exists| is not present| conflicts with|\.?$))|\b([Kk]ey \([^\n]*?\)=\().*$"
@@ -157,6 +160,8 @@ def _scan(text: str, escape_control: bool) -> str:
     if _DB_LINE_HINT in text or _DB_KEY_HINT in text or _DB_ROW_HINT in text:
         text = _DB_ERROR_LINE.sub(_mask_statement_line, text)
         text = _DB_ERROR_VALUES.sub(_mask_row_values, text)
+    if _REDIS_ARGS_HINT in text:
+        text = _REDIS_ARGS.sub(r"\1?", text)
     if _CARD_HINT.search(text):
         text = _CARD.sub(_mask_card, text)
         text = _CARD_GROUPS.sub("[CARD]", text)

@@ -76,12 +76,10 @@ def _response_hook(span: Any, instance: Any, response: Any) -> None:
         name = getattr(span, "name", "")
         if name == "GET":
             hits = 0 if response is None else 1
-            span.set_attribute(CACHE_HITS, hits)
-            span.set_attribute(CACHE_MISSES, 1 - hits)
+            span.set_attributes({CACHE_HITS: hits, CACHE_MISSES: 1 - hits})
         elif name == "MGET" and isinstance(response, list):
             hits = sum(1 for value in response if value is not None)
-            span.set_attribute(CACHE_HITS, hits)
-            span.set_attribute(CACHE_MISSES, len(response) - hits)
+            span.set_attributes({CACHE_HITS: hits, CACHE_MISSES: len(response) - hits})
     except Exception:
         swallowed("redis response hook")
 
@@ -100,7 +98,11 @@ def instrument(context: InstrumentationContext) -> bool:
         return False
     # supported() just checked the versions: the instrumentor need not read the metadata again.
     RedisInstrumentor().instrument(tracer_provider=context.tracer_provider, response_hook=_response_hook, skip_dep_check=True)
-    for module, attribute in _COMMAND_ENTRY_POINTS:
+    from otel_trainerhub._sdk import redis_ as lean
+
+    # Commands on the lean path (contrib's spans, cheaper), which skips the internal pools itself.
+    lean_commands = lean.install(context.tracer_provider, _response_hook, INTERNAL_POOL_MARK)
+    for module, attribute in _COMMAND_ENTRY_POINTS[1:] if lean_commands else _COMMAND_ENTRY_POINTS:
         wrapt.wrap_function_wrapper(module, attribute, _skip_internal)
         _wrapped.append((module, attribute))
     global _active, _hooks_registered
@@ -124,4 +126,7 @@ def uninstrument() -> None:
         module, attribute = _wrapped.pop()
         owner_path, _, name = attribute.rpartition(".")
         unwrap(_getattr_path(importlib.import_module(module), owner_path), name)
+    from otel_trainerhub._sdk import redis_ as lean
+
+    lean.uninstall()
     RedisInstrumentor().uninstrument()

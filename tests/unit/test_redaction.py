@@ -105,6 +105,7 @@ def _every_scan(text: str) -> str:
 
     text = r._DB_ERROR_LINE.sub(r._mask_statement_line, text)
     text = r._DB_ERROR_VALUES.sub(r._mask_row_values, text)
+    text = r._REDIS_ARGS.sub(r"\1?", text)
     text = r._CARD.sub(r._mask_card, text)
     text = r._CARD_GROUPS.sub("[CARD]", text)
     text = r._CREDENTIAL.sub(r._mask_credential, text)
@@ -122,7 +123,7 @@ def test_the_pre_checks_never_skip_a_scan_that_would_mask_something() -> None:
         "=", ":", ": ", '"', "'", " ", "&", ";", "/", "?", "-", ".", "@", "%40", "ana.silva@example.com", "ana%40example.com",
         "4111 1111 1111 1111", "4111-1111-1111-111x", "4111 1111 1111 x", "4111111111111111", "123456789012", "12345678", "1 2 3 4 5 6 7 8",
         "2026-11-27", "8000", "abcDEF123", "hunter2", "\n", "\x7f", "ſ", "K", "ı", "é", "İ", "ＰＡＳＳ",
-        "LINE 1: ", "LINE", "DETAIL:  Key (", ")=(", ") already exists", "Failing row contains (", "DETAIL:", "'x'", " = 42",
+        "LINE 1: ", "LINE", "DETAIL:  Key (", ")=(", ") already exists", "Failing row contains (", "DETAIL:", "'x'", " = 42", "with args beginning with:",
     ]
     rng = random.Random(20261127)
     differing = []
@@ -147,6 +148,8 @@ def test_the_pre_checks_never_skip_a_scan_that_would_mask_something() -> None:
         ("null value in column \"x\"\nDETAIL:  Failing row contains (7, ana, secret, null).", "null value in column \"x\"\nDETAIL:  Failing row contains (?)"),
         ("DETAIL:  Key (a)=(cut off", "DETAIL:  Key (a)=(?)"),
         ("the LINE 2: is not at a line start, 42", "the LINE 2: is not at a line start, 42"),
+        # Redis quotes the arguments of a command it does not know
+        ("unknown command 'FT.SEARCH', with args beginning with: 'idx' 'ana secret' ", "unknown command 'FT.SEARCH', with args beginning with:?"),
     ],
 )
 def test_database_errors_lose_the_statements_literals_and_the_rows_values(error: str, expected: str) -> None:
