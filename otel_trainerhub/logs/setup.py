@@ -234,9 +234,15 @@ def configure_logging(settings: Settings, otlp_handler: logging.Handler | None =
         _handlers.append(otlp_handler)
 
     level = logging.getLevelName(settings.log_level)
+    # structlog's LoggerFactory sets logging's logger class for the whole process (its
+    # findCaller, which skips structlog's frames): every logger the host creates later would
+    # get it, and pay its dearer caller lookup on every record. The host's class stays.
+    host_logger_class = logging.getLoggerClass()
+    logger_factory = structlog.stdlib.LoggerFactory()
+    logging.setLoggerClass(host_logger_class)
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=logger_factory,
         # Calls below the level are dropped before any processor runs.
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if settings.debug_logging else level),
         cache_logger_on_first_use=True,

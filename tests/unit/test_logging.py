@@ -81,6 +81,28 @@ def test_debug_logging_and_log_level(tmp_path: Path) -> None:
     assert [r["message"] for r in lines(result.stdout)] == ["apps debug shown", "django warning shown"]
 
 
+def test_the_hosts_logger_class_is_left_as_it_was(tmp_path: Path) -> None:
+    # structlog's LoggerFactory sets its own for the process; every later getLogger() of the
+    # host's would get it (and its dearer caller lookup).
+    result = run(
+        """
+        import logging
+
+        class HostLogger(logging.Logger):
+            pass
+
+        logging.setLoggerClass(HostLogger)
+        import otel_trainerhub.auto, structlog
+        structlog.get_logger("apps.payments").info("charged")
+        logging.getLogger("apps.later").info("later")
+        print(logging.getLoggerClass().__name__, type(logging.getLogger("apps.later")).__name__)
+        """,
+        tmp_path,
+    )
+    assert result.stdout.splitlines()[-1] == "HostLogger HostLogger"
+    assert [r["message"] for r in lines("\n".join(result.stdout.splitlines()[:-1]))] == ["charged", "later"]
+
+
 def test_console_format_for_a_terminal(tmp_path: Path) -> None:
     result = run(
         """
