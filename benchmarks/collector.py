@@ -172,11 +172,11 @@ def run(layout: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
                                stdout=subprocess.DEVNULL, stderr=open(work / f"{layout}-telemetrygen.log", "wb"))
         profile: list[str] = []
         held: list[tuple[float, float]] = []
-        if layout == "agent":
+        if layout.startswith("agent"):
             time.sleep(2)
             raw = urllib.request.urlopen(f"http://127.0.0.1:{front.pprof}/debug/pprof/profile?seconds=10", timeout=30).read()
-            (work / "agent.pprof").write_bytes(raw)
-            top = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=12", str(work / "agent.pprof")], capture_output=True, text=True)
+            (work / f"{layout}.pprof").write_bytes(raw)
+            top = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=12", str(work / f"{layout}.pprof")], capture_output=True, text=True)
             profile = [line for line in top.stdout.splitlines() if line.strip()][:20]
         while gen.poll() is None:
             if layout != "agent-without-redaction":
@@ -223,7 +223,7 @@ def report(runs: list[dict[str, object]], args: argparse.Namespace) -> str:
             lines.append(f"| {r['layout']} | {r['traces_in_flight']:,.0f} | {r['rss_mib_at_most_traces']} | {r['rss_mib_idle']} | {r['mib_per_10k_traces']} |")
     for r in runs:
         if "agent_profile_top" in r:
-            lines += ["", "The agent's CPU profile (10 s under load, `go tool pprof -top`):", "", "```", *r["agent_profile_top"], "```"]  # type: ignore[misc]
+            lines += ["", f"The agent's CPU profile, {r['layout']} (10 s under load, `go tool pprof -top`):", "", "```", *r["agent_profile_top"], "```"]  # type: ignore[misc]
     return "\n".join(lines) + "\n"
 
 
