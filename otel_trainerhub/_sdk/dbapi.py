@@ -29,7 +29,9 @@ from opentelemetry import context as context_api
 from opentelemetry.instrumentation import dbapi
 from opentelemetry.instrumentation._semconv import _report_new, _set_db_name, _set_db_statement, _set_db_system
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import SpanKind, set_span_in_context
+
+from otel_trainerhub.failure import record_failure
 
 __all__ = ["install", "installed", "uninstall"]
 
@@ -104,9 +106,7 @@ def traced_execution(self: Any, cursor: Any, query_method: Callable[..., Any], *
     try:
         return query_method(*args, **kwargs)
     except Exception as exc:  # what trace.use_span records; BaseException passes through
-        if span.is_recording():
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        record_failure(span, exc)
         raise
     finally:
         context_api.detach(token)

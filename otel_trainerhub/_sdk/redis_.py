@@ -28,7 +28,9 @@ from opentelemetry.instrumentation._semconv import (
 )
 from opentelemetry.instrumentation.redis import util as redis_util
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, suppress_instrumentation
-from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider, set_span_in_context
+from opentelemetry.trace import SpanKind, TracerProvider, set_span_in_context
+
+from otel_trainerhub.failure import record_failure
 
 __all__ = ["install", "installed", "uninstall"]
 
@@ -101,9 +103,7 @@ def _lean_wrapper(
                 _log.warning("Exception raised by hook %r", response_hook, exc_info=True)
             return response
         except Exception as exc:  # what trace.use_span records; BaseException passes through
-            if span.is_recording():
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            record_failure(span, exc)
             raise
         finally:
             context_api.detach(token)

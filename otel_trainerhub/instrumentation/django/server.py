@@ -31,6 +31,7 @@ from opentelemetry.util.http import sanitize_method
 
 from otel_trainerhub.attributes import REQUEST_ABANDONED, TRAINER_ID
 from otel_trainerhub.contain import swallowed
+from otel_trainerhub.failure import record_failure
 from otel_trainerhub.instrumentation.django import routes
 from otel_trainerhub.instrumentation.django.identity import loaded_user, trainer_id_of
 from otel_trainerhub.instrumentation.django.middleware import HybridMiddleware, arun_untraced, is_untraced, run_untraced
@@ -135,15 +136,9 @@ def describe_response(span: Span, request: Any, response: Any) -> None:
     defer_end_until_streamed(span, response)
 
 
-def _failed(span: Span, error: BaseException) -> None:
-    if span.is_recording():  # as use_span marks a span its block raised through
-        span.record_exception(error)
-        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-
-
 def _raised(span: Span, error: BaseException) -> None:
     if not isinstance(error, CancelledError):
-        _failed(span, error)
+        record_failure(span, error)
     elif span.is_recording():
         # An ASGI client left while the view ran: Django cancelled it (also through the
         # thread of a sync middleware stack), and no response comes.
@@ -164,7 +159,7 @@ def _finish(request: Any, response: Any, span: Span, token: Token[Context]) -> N
         if propagator is not None:
             propagator.inject(response)
         if state[2] is not None:
-            _failed(span, state[2])
+            record_failure(span, state[2])
         describe_response(span, request, response)
     except Exception:  # the request's own response goes out whatever happens here (STYLE §3)
         swallowed("django server span")

@@ -29,10 +29,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as context_api
-from opentelemetry.trace import Span, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import Span, set_span_in_context
 
 from otel_trainerhub.attributes import REQUEST_ABANDONED
 from otel_trainerhub.contain import contained
+from otel_trainerhub.failure import record_failure
 
 __all__ = ["defer_end_until_streamed", "end_abandoned_requests"]
 
@@ -57,8 +58,7 @@ class _Deferred:
     def failed(self, error: Exception) -> None:
         """The stream raised: the response was cut short, the request failed (as use_span marks it)."""
         with contained("streaming span status"):
-            self._span.record_exception(error)
-            self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            record_failure(self._span, error)
 
     def finish(self) -> None:
         with self._lock:
