@@ -4,6 +4,12 @@ alternatives users would pick, on the same PostgreSQL, Redis and gunicorn.
     .venv/bin/python benchmarks/load.py                 # about 15 minutes; benchmarks/results/load.{json,md,png}
     .venv/bin/python benchmarks/load.py --duration 5 --rounds 2 --variants baseline,otel_trainerhub
     .venv/bin/python benchmarks/load.py --server asgi --tasks 0   # served by gunicorn's uvicorn worker: results/load-asgi.*
+    .venv/bin/python benchmarks/load.py --collector agent-gateways-down --tasks 0   # see --collector below
+
+``--collector agent`` sends to collector/agent.yaml instead, in front of one gateway that
+drops (results/load-agent.*); ``--collector agent-gateways-down`` to the same agent with every
+gateway down for the whole run (results/load-gateways-down.*): what the application pays
+while the agent queues everything on disk, against what it pays the same agent when all is well.
 
 Variants, each in its own processes (gunicorn, one sync worker, ``--preload``):
 
@@ -204,11 +210,13 @@ def services() -> Iterator[None]:
     otelcol = subprocess.run(["bash", str(ROOT / "collector/build.sh")], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     prepare_database()
     flush_redis()
+    collectors = collector(otelcol)
     helpers = [
-        Proc("collector", [otelcol, "--config", str(Path(__file__).parent / "otelcol-drop.yaml")], base_env()),
+        collectors[-1],
         Proc("sink", [str(BIN / "python"), str(Path(__file__).parent / "drop_sink.py"), "--port", str(SINK_PORT)], base_env()),
         Proc("sandbox", [str(BIN / "python"), "-m", "apps.core.provider_sandbox", "--port", str(SANDBOX_PORT), "--latency", "0.002"], base_env()),
     ]
+    helpers += collectors[:-1]
     try:
         wait_http(COLLECTOR_METRICS, proc=helpers[0])
         wait_http(f"http://127.0.0.1:{SINK_PORT}/stats", proc=helpers[1])
@@ -216,6 +224,43 @@ def services() -> Iterator[None]:
     finally:
         for proc in helpers:
             proc.stop()
+
+
+def collector(otelcol: str) -> list[Proc]:
+    """The collector the variants send to, on :24317/:24318 with its own metrics on :28888
+    (for an agent, the dropping gateway after it)."""
+    drop = Path(__file__).parent / "otelcol-drop.yaml"
+    if COLLECTOR == "drop":
+        return [Proc("collector", [otelcol, "--config", str(drop)], base_env())]
+    queue = VAR / "agent-queue"
+    shutil.rmtree(queue, ignore_errors=True)
+    queue.mkdir(parents=True)
+    gateway = _free_port()  # nothing listens there when every gateway is down
+    behind: list[Proc] = []
+    if COLLECTOR == "agent":
+        config = VAR / "gateway-drop.yaml"
+        config.write_text(drop.read_text().replace("127.0.0.1:24317", f"127.0.0.1:{gateway}").replace("127.0.0.1:24318", f"127.0.0.1:{_free_port()}")
+                          .replace("port: 28888", f"port: {_free_port()}"))
+        behind.append(Proc("gateway", [otelcol, "--config", str(config)], base_env()))
+    ports = [_free_port() for _ in range(4)]
+    return [*behind, Proc("collector", [otelcol, "--config", str(ROOT / "collector/agent.yaml")], base_env(
+        OTELCOL_OTLP_GRPC_ENDPOINT="127.0.0.1:24317", OTELCOL_OTLP_HTTP_ENDPOINT="127.0.0.1:24318", OTELCOL_SELF_METRICS_PORT="28888",
+        OTELCOL_BROWSER_HTTP_ENDPOINT=f"127.0.0.1:{ports[0]}", OTELCOL_HEALTH_ENDPOINT=f"127.0.0.1:{ports[1]}",
+        OTELCOL_PPROF_ENDPOINT=f"127.0.0.1:{ports[2]}", OTELCOL_ZPAGES_ENDPOINT=f"127.0.0.1:{ports[3]}",
+        GATEWAY_RESOLVER=f"{{static: {{hostnames: [127.0.0.1:{gateway}]}}}}", AGENT_QUEUE_DIR=str(queue)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def agent_queued() -> float:
+    """Spans the agent holds in its disk queue (0 with the dropping collector)."""
+    text = urllib.request.urlopen(COLLECTOR_METRICS, timeout=5).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("otelcol_exporter_queue_size") and "load_balancing/traces" in line)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -266,6 +311,7 @@ def _ms(value: str, unit: str) -> float:
 
 
 SERVER = "wsgi"  # or "asgi": config.asgi under gunicorn's uvicorn worker class (--server)
+COLLECTOR = "drop"  # or "agent-gateways-down" (--collector)
 
 
 def start_app(variant: str) -> Proc:
@@ -430,7 +476,7 @@ def write_report(rows: list[dict[str, Any]], celery: list[dict[str, Any]], runs:
     base_tasks = next((c["tasks_per_s"] for c in celery_rows if c["variant"] == "baseline"), None)
     for c in celery_rows:
         c["ratio"] = c["tasks_per_s"] / base_tasks if base_tasks else None
-    stem = "load" if SERVER == "wsgi" else f"load-{SERVER}"
+    stem = ("load" if SERVER == "wsgi" else f"load-{SERVER}") + {"drop": "", "agent": "-agent", "agent-gateways-down": "-gateways-down"}[COLLECTOR]
     (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "http": rows, "celery": celery_rows, "runs": [r.__dict__ for r in runs], "celery_runs": celery}, indent=2))
     lines = [
         f"# Load benchmark ({meta['date']}, {meta['cpu']}, Python {meta['python']})",
@@ -501,9 +547,11 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--tasks", type=int, default=600, help="Celery tasks per run (0: skip the Celery benchmark)")
     parser.add_argument("--server", choices=("wsgi", "asgi"), default="wsgi", help="sync workers on config.wsgi, or uvicorn workers on config.asgi")
+    parser.add_argument("--collector", choices=("drop", "agent", "agent-gateways-down"), default="drop",
+                        help="a collector that drops, or collector/agent.yaml before a dropping gateway, or with every gateway down (it queues on disk)")
     args = parser.parse_args()
-    global SERVER
-    SERVER = args.server
+    global SERVER, COLLECTOR
+    SERVER, COLLECTOR = args.server, args.collector
     variants = args.variants.split(",")
     unknown = set(variants) - set(VARIANTS)
     if unknown or "baseline" not in variants:
@@ -522,6 +570,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             runs += run_round(variants, rnd, args.duration, args.connections, args.settle)
         celery = celery_throughput(variants, args.tasks, max(1, args.rounds - 1)) if args.tasks else []
+        queued = agent_queued() if COLLECTOR != "drop" else None
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_name(),
@@ -529,7 +578,10 @@ def main() -> int:
         "command": "python benchmarks/load.py " + " ".join(sys.argv[1:]),
         "method": (f"wrk -t1 -c{args.connections}, {args.duration:g} s per endpoint per round, {args.rounds} rounds with the variants interleaved "
                    f"in rotating order, medians; gunicorn with one {'uvicorn (ASGI)' if SERVER == 'asgi' else 'sync'} worker (--preload) on PostgreSQL and Redis on the same machine; "
-                   "CPU is the gunicorn processes' user+system time; spans per request as received by the sink"),
+                   "CPU is the gunicorn processes' user+system time; spans per request as received by the sink"
+                   + {"drop": "", "agent": f"; the collector: collector/agent.yaml before one gateway that drops ({queued or 0:,.0f} spans in its queue at the end)",
+                      "agent-gateways-down": f"; the collector: collector/agent.yaml with every gateway down for the whole run, "
+                      f"so it accepted everything into its disk queue ({queued or 0:,.0f} spans held there at the end)"}[COLLECTOR]),
     }
     write_report(summarise(runs), celery, runs, meta)
     return 0
