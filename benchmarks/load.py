@@ -51,6 +51,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.stack import free_port  # noqa: E402  (the suite's helpers, as benchmarks/collector.py uses them)
+from tests.support.tiers import self_metric  # noqa: E402
 FIXTURE = ROOT / "app_fixture"
 BIN = Path(sys.executable).parent
 VAR = ROOT / "var" / "bench"
@@ -59,7 +62,8 @@ RESULTS = Path(__file__).parent / "results"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://trainerhub:trainerhub@127.0.0.1:5432/trainerhub_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")  # the fixture uses databases 0, 1 and 2
 APP_PORT, SANDBOX_PORT, SINK_PORT = 28000, 28765, 28999
-OTLP_HTTP, COLLECTOR_METRICS = "http://127.0.0.1:24318", "http://127.0.0.1:28888/metrics"
+OTLP_HTTP, COLLECTOR_METRICS_PORT = "http://127.0.0.1:24318", 28888
+COLLECTOR_METRICS = f"http://127.0.0.1:{COLLECTOR_METRICS_PORT}/metrics"
 
 ENDPOINTS = {
     "trivial": ("GET", "/api/ping/", None),
@@ -235,14 +239,14 @@ def collector(otelcol: str) -> list[Proc]:
     queue = VAR / "agent-queue"
     shutil.rmtree(queue, ignore_errors=True)
     queue.mkdir(parents=True)
-    gateway = _free_port()  # nothing listens there when every gateway is down
+    gateway = free_port()  # nothing listens there when every gateway is down
     behind: list[Proc] = []
     if COLLECTOR == "agent":
         config = VAR / "gateway-drop.yaml"
-        config.write_text(drop.read_text().replace("127.0.0.1:24317", f"127.0.0.1:{gateway}").replace("127.0.0.1:24318", f"127.0.0.1:{_free_port()}")
-                          .replace("port: 28888", f"port: {_free_port()}"))
+        config.write_text(drop.read_text().replace("127.0.0.1:24317", f"127.0.0.1:{gateway}").replace("127.0.0.1:24318", f"127.0.0.1:{free_port()}")
+                          .replace("port: 28888", f"port: {free_port()}"))
         behind.append(Proc("gateway", [otelcol, "--config", str(config)], base_env()))
-    ports = [_free_port() for _ in range(4)]
+    ports = [free_port() for _ in range(4)]
     return [*behind, Proc("collector", [otelcol, "--config", str(ROOT / "collector/agent.yaml")], base_env(
         OTELCOL_OTLP_GRPC_ENDPOINT="127.0.0.1:24317", OTELCOL_OTLP_HTTP_ENDPOINT="127.0.0.1:24318", OTELCOL_SELF_METRICS_PORT="28888",
         OTELCOL_BROWSER_HTTP_ENDPOINT=f"127.0.0.1:{ports[0]}", OTELCOL_HEALTH_ENDPOINT=f"127.0.0.1:{ports[1]}",
@@ -250,17 +254,9 @@ def collector(otelcol: str) -> list[Proc]:
         GATEWAY_RESOLVER=f"{{static: {{hostnames: [127.0.0.1:{gateway}]}}}}", AGENT_QUEUE_DIR=str(queue)))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def agent_queued() -> float:
-    """Spans the agent holds in its disk queue (0 with the dropping collector)."""
-    text = urllib.request.urlopen(COLLECTOR_METRICS, timeout=5).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("otelcol_exporter_queue_size") and "load_balancing/traces" in line)
+    """Spans the agent holds in its disk queue."""
+    return self_metric(COLLECTOR_METRICS_PORT, "otelcol_exporter_queue_size", exporter="load_balancing/traces")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -280,8 +276,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def collector_spans() -> float:
-    text = urllib.request.urlopen(COLLECTOR_METRICS, timeout=5).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("otelcol_receiver_accepted_spans"))
+    return self_metric(COLLECTOR_METRICS_PORT, "otelcol_receiver_accepted_spans")
 
 
 def sink_stats() -> dict[str, float]:
@@ -311,7 +306,15 @@ def _ms(value: str, unit: str) -> float:
 
 
 SERVER = "wsgi"  # or "asgi": config.asgi under gunicorn's uvicorn worker class (--server)
-COLLECTOR = "drop"  # or "agent-gateways-down" (--collector)
+COLLECTOR = "drop"  # or "agent" or "agent-gateways-down" (--collector)
+# Per --collector: the results' file name suffix and what the report says of the collector
+# ({queued}: spans in the agent's queue at the end).
+COLLECTORS = {
+    "drop": ("", ""),
+    "agent": ("-agent", "; the collector: collector/agent.yaml before one gateway that drops ({queued:,.0f} spans in its queue at the end)"),
+    "agent-gateways-down": ("-gateways-down", "; the collector: collector/agent.yaml with every gateway down for the whole run, "
+                            "so it accepted everything into its disk queue ({queued:,.0f} spans held there at the end)"),
+}
 
 
 def start_app(variant: str) -> Proc:
@@ -476,7 +479,7 @@ def write_report(rows: list[dict[str, Any]], celery: list[dict[str, Any]], runs:
     base_tasks = next((c["tasks_per_s"] for c in celery_rows if c["variant"] == "baseline"), None)
     for c in celery_rows:
         c["ratio"] = c["tasks_per_s"] / base_tasks if base_tasks else None
-    stem = ("load" if SERVER == "wsgi" else f"load-{SERVER}") + {"drop": "", "agent": "-agent", "agent-gateways-down": "-gateways-down"}[COLLECTOR]
+    stem = ("load" if SERVER == "wsgi" else f"load-{SERVER}") + COLLECTORS[COLLECTOR][0]
     (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "http": rows, "celery": celery_rows, "runs": [r.__dict__ for r in runs], "celery_runs": celery}, indent=2))
     lines = [
         f"# Load benchmark ({meta['date']}, {meta['cpu']}, Python {meta['python']})",
@@ -547,7 +550,7 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--tasks", type=int, default=600, help="Celery tasks per run (0: skip the Celery benchmark)")
     parser.add_argument("--server", choices=("wsgi", "asgi"), default="wsgi", help="sync workers on config.wsgi, or uvicorn workers on config.asgi")
-    parser.add_argument("--collector", choices=("drop", "agent", "agent-gateways-down"), default="drop",
+    parser.add_argument("--collector", choices=tuple(COLLECTORS), default="drop",
                         help="a collector that drops, or collector/agent.yaml before a dropping gateway, or with every gateway down (it queues on disk)")
     args = parser.parse_args()
     global SERVER, COLLECTOR
@@ -570,7 +573,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             runs += run_round(variants, rnd, args.duration, args.connections, args.settle)
         celery = celery_throughput(variants, args.tasks, max(1, args.rounds - 1)) if args.tasks else []
-        queued = agent_queued() if COLLECTOR != "drop" else None
+        queued = agent_queued() if COLLECTOR != "drop" else 0.0
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_name(),
@@ -579,9 +582,7 @@ def main() -> int:
         "method": (f"wrk -t1 -c{args.connections}, {args.duration:g} s per endpoint per round, {args.rounds} rounds with the variants interleaved "
                    f"in rotating order, medians; gunicorn with one {'uvicorn (ASGI)' if SERVER == 'asgi' else 'sync'} worker (--preload) on PostgreSQL and Redis on the same machine; "
                    "CPU is the gunicorn processes' user+system time; spans per request as received by the sink"
-                   + {"drop": "", "agent": f"; the collector: collector/agent.yaml before one gateway that drops ({queued or 0:,.0f} spans in its queue at the end)",
-                      "agent-gateways-down": f"; the collector: collector/agent.yaml with every gateway down for the whole run, "
-                      f"so it accepted everything into its disk queue ({queued or 0:,.0f} spans held there at the end)"}[COLLECTOR]),
+                   + COLLECTORS[COLLECTOR][1].format(queued=queued)),
     }
     write_report(summarise(runs), celery, runs, meta)
     return 0
