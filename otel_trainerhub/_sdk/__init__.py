@@ -48,10 +48,12 @@ __all__ = [
     "set_span_clock",
     "span_attribute_dict",
     "span_attributes",
+    "span_event_deque",
     "span_events",
     "span_kind",
     "span_parent",
     "span_status",
+    "span_status_description",
     "span_times",
     "context_is_remote",
     "suppressed_context",
@@ -142,6 +144,10 @@ span_events: Callable[[Span], Any] = attrgetter("_events")
 span_times: Callable[[Span], tuple[int, int]] = attrgetter("_start_time", "_end_time")
 #: The span's Status (``span.status`` without the property call).
 span_status: Callable[[Span], Any] = attrgetter("_status")
+#: ``span.status.description`` without two property calls: read for every span.
+span_status_description: Callable[[Span], str | None] = attrgetter("_status._description")
+#: The deque behind the span's event list: its truth is a C call (the list's ``__len__`` is not).
+span_event_deque: Callable[[Span], Any] = attrgetter("_events._dq")
 #: ``SpanContext.is_remote``: the API's SpanContext is a tuple whose third item it reads.
 context_is_remote: Callable[[Any], bool] = itemgetter(2)
 
@@ -275,6 +281,7 @@ def _check() -> None:
     ]
     from opentelemetry.attributes import BoundedAttributes
     from opentelemetry.sdk._shared_internal import BatchProcessor
+    from opentelemetry.sdk.util import BoundedList
 
     span_init = Span.__init__.__code__.co_names + ReadableSpan.__init__.__code__.co_names
     missing_in_span = [f"Span.{n}" for n in ("_parent", "_kind", "_attributes", "_events", "_status", "_start_time", "_end_time") if n not in span_init]
@@ -287,6 +294,8 @@ def _check() -> None:
         ("SpanProcessor._on_ending", lambda: hasattr(SpanProcessor, "_on_ending")),
         ("ContextVarsRuntimeContext._current_context", lambda: "_current_context" in ContextVarsRuntimeContext.__init__.__code__.co_names),
         ("ParentBased._root", lambda: "_root" in ParentBased.__init__.__code__.co_names),
+        ("Status._description", lambda: "_description" in Status.__init__.__code__.co_names),
+        ("BoundedList._dq", lambda: "_dq" in BoundedList.__init__.__code__.co_names),
         ("SpanContext[2] is is_remote", lambda: context_is_remote(SpanContext(1, 1, is_remote=True)) is True),
     ]
 

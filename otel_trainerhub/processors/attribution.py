@@ -70,6 +70,7 @@ _ROOT = "_trainerhub_root"
 _CHILD_OF = "_trainerhub_child_of"
 _MAX_FINGERPRINTS = 256
 _ROOT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
+_CLIENT = SpanKind.CLIENT  # an enum member read from its class costs a lookup through the enum's type
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRA", "SET ", "PRAGMA")
 
 
@@ -165,11 +166,11 @@ class AttributionProcessor(OnEndingProcessor):
             if not state.open:
                 return
             attributes = span_attribute_dict(span)
-            started, ended = span_times(span)
-            elapsed = ended - started
             # _db_system and _db_statement written out: this runs for every child span.
             system = attributes.get("db.system") or attributes.get("db.system.name")
             if system is not None:
+                started, ended = span_times(span)
+                elapsed = ended - started
                 if system == "redis":
                     with state.lock:
                         state.cache_count += 1
@@ -196,10 +197,11 @@ class AttributionProcessor(OnEndingProcessor):
                     # Still on the caller's stack: two walks per finding, not one per query.
                     self._locate(state, key, count)
                 return
-            if span_kind(span) is SpanKind.CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
+            if span_kind(span) is _CLIENT and ("http.request.method" in attributes or "http.method" in attributes):
+                started, ended = span_times(span)
                 with state.lock:
                     state.http_count += 1
-                    state.http_ns += elapsed
+                    state.http_ns += ended - started
         except Exception:  # never into the application's code path (STYLE §3)
             swallowed("attribution")
 

@@ -15,7 +15,16 @@ from opentelemetry.sdk.trace import Span
 from opentelemetry.trace import Status
 
 from otel_trainerhub.contain import contained, swallowed
-from otel_trainerhub._sdk import replace_status, set_frozen_attributes, span_attribute_dict, span_attributes, span_events, span_status
+from otel_trainerhub._sdk import (
+    replace_status,
+    set_frozen_attributes,
+    span_attribute_dict,
+    span_attributes,
+    span_event_deque,
+    span_events,
+    span_status,
+    span_status_description,
+)
 from otel_trainerhub.processors.base import OnEndingProcessor
 from otel_trainerhub import redaction
 from otel_trainerhub.redaction import REDACTED, cap, is_sensitive_key, redact_text
@@ -44,7 +53,6 @@ class RedactionProcessor(OnEndingProcessor):
 
     def _on_ending(self, span: Span) -> None:
         try:
-            attributes = span_attributes(span)
             plain = span_attribute_dict(span)  # reads without the mapping's per-key exception path
             limit = redaction.value_length_limit
             if not _FREE_TEXT_KEY_SET.isdisjoint(plain):
@@ -53,7 +61,7 @@ class RedactionProcessor(OnEndingProcessor):
                     if isinstance(value, str):
                         masked = redact_text(value, escape_control=False)
                         if masked != value:
-                            set_frozen_attributes(attributes, {key: masked})
+                            set_frozen_attributes(span_attributes(span), {key: masked})
             # The SDK cuts at limit + 1 (export/traces.py): what it cut, or what masking made
             # longer, gets the marker. Set after the scan: setting a key re-inserts it, which
             # a running iteration forbids.
@@ -64,21 +72,20 @@ class RedactionProcessor(OnEndingProcessor):
                         over = {}
                     over[key] = cap(value, limit)
             if over:
-                set_frozen_attributes(attributes, over)
+                set_frozen_attributes(span_attributes(span), over)
             if self._scan_headers:
                 for key in [k for k in plain if k.startswith(_HEADER_PREFIXES)]:
                     if is_sensitive_key(key.rsplit(".", 1)[-1]) and plain[key] not in (None, ""):
-                        set_frozen_attributes(attributes, {key: REDACTED})
-            status = span_status(span)
-            if status.description:
+                        set_frozen_attributes(span_attributes(span), {key: REDACTED})
+            description = span_status_description(span)
+            if description:
                 # "ValueError: malformed card number '4111 ...'": the exception's message again.
-                masked = redact_text(status.description, escape_control=False)
-                if masked != status.description:
-                    replace_status(span, Status(status.status_code, masked))
-            events = span_events(span)
-            if not events:
+                masked = redact_text(description, escape_control=False)
+                if masked != description:
+                    replace_status(span, Status(span_status(span).status_code, masked))
+            if not span_event_deque(span):
                 return
-            for event in events:
+            for event in span_events(span):
                 event_attributes: Any = event.attributes
                 for key in _EVENT_KEYS:
                     value = event_attributes.get(key) if event_attributes else None
