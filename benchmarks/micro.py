@@ -17,7 +17,8 @@ Timings on a shared 2-core VM move by tens of percent from run to run, so the sp
 figures are also counted in CPU instructions with valgrind's callgrind (the same count
 for the same code, whatever else the machine does): instructions per span are the
 difference between a run of 60 and a run of 10 requests (100 children each), which
-cancels start-up and imports. The added cost in microseconds is then the instruction
+cancels start-up and imports; log lines are counted the same way (6,000 lines against
+1,000). The added cost in microseconds is then the instruction
 ratio applied to the bare SDK's measured time per span.
 """
 
@@ -117,7 +118,8 @@ def bench_spans(loops: int, ours: bool, kind: str) -> float:
 
 
 def _instructions(ours: bool, kind: str, loops: int) -> int:
-    """CPU instructions (callgrind) of one process that runs ``loops`` requests after a warm-up."""
+    """CPU instructions (callgrind) of one process that runs ``loops`` requests after a warm-up
+    (kind ``log``: ``loops`` hundred log lines)."""
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
          "--count-variant", "ours" if ours else "sdk", kind, str(loops)],
@@ -133,12 +135,13 @@ def instructions_per_span() -> dict[str, float]:
     """Instructions per child span for each (variant, kind), two processes at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    jobs = {(ours, kind, loops): None for kind in KINDS for ours in (False, True) for loops in (10, 60)}
+    jobs = {(ours, kind, loops): None for kind in (*KINDS, "log") for ours in (False, True) for loops in (10, 60)}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job), jobs)))
     return {
-        f"span-{kind}-{'ours' if ours else 'sdk'}": (counts[(ours, kind, 60)] - counts[(ours, kind, 10)]) / (50 * CHILDREN)
-        for kind in KINDS
+        f"span-{kind}-{'ours' if ours else 'sdk'}" if kind != "log" else f"log-line-{'ours' if ours else 'stdlib-json'}":
+            (counts[(ours, kind, 60)] - counts[(ours, kind, 10)]) / (50 * CHILDREN)
+        for kind in (*KINDS, "log")
         for ours in (False, True)
     }
 
@@ -229,6 +232,10 @@ def write_report(means: dict[str, float], instructions: dict[str, float], result
             }
     std, ours = means["log-line-stdlib-json"], means["log-line-ours"]
     rows.append({"benchmark": "per log line", "baseline": "stdlib logging + python-json-logger", "baseline_us": std * 1e6, "ours_us": ours * 1e6, "added_us": (ours - std) * 1e6, "ratio": ours / std})
+    if instructions:
+        i_std, i_ours = instructions["log-line-stdlib-json"], instructions["log-line-ours"]
+        rows[-1] |= {"sdk_instructions": round(i_std), "ours_instructions": round(i_ours), "instruction_ratio": i_ours / i_std,
+                     "added_us_by_instructions": (i_ours / i_std - 1) * std * 1e6, "added_us_at_15us_sdk": (i_ours / i_std - 1) * 15}
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": _cpu(),
@@ -250,7 +257,7 @@ def write_report(means: dict[str, float], instructions: dict[str, float], result
             "",
             "Counted in instructions (callgrind; repeatable to the instruction):",
             "",
-            "| benchmark | bare SDK instr/span | ours instr/span | ratio | added µs (ratio × SDK time above) | added µs if the SDK took 15 µs |",
+            "| benchmark | baseline instr/item | ours instr/item | ratio | added µs (ratio × baseline time above) | added µs if the baseline took 15 µs |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [
@@ -275,8 +282,13 @@ def _cpu() -> str:
 if __name__ == "__main__":
     if "--count-variant" in sys.argv:
         variant, kind, loops = sys.argv[sys.argv.index("--count-variant") + 1 :][:3]
-        bench_spans(2, variant == "ours", kind)  # imports and caches warm, in both runs alike
-        bench_spans(int(loops), variant == "ours", kind)
+        if kind == "log":  # as many lines as the span runs have children
+            log = _logger(variant == "ours")
+            _time_log_lines(log, 200)
+            _time_log_lines(log, int(loops) * CHILDREN)
+        else:
+            bench_spans(2, variant == "ours", kind)  # imports and caches warm, in both runs alike
+            bench_spans(int(loops), variant == "ours", kind)
     elif "--log-variant" in sys.argv:
         _log_variant_main(sys.argv[sys.argv.index("--log-variant") + 1], int(sys.argv[sys.argv.index("--repeats") + 1]))
     else:

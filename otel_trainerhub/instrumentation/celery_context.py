@@ -32,10 +32,10 @@ def _redirect_stdouts(instance: Any = None, **_: Any) -> None:
 def _carry_context(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is None:
         return
-    from otel_trainerhub.logs import setup
+    from otel_trainerhub.logs import chain
 
     # The user as known now (the view authenticated them), not only what was bound earlier.
-    context = {**structlog.contextvars.get_contextvars(), **{k: v for k, v in setup.request_identity().items() if v is not None}}
+    context = {**structlog.contextvars.get_contextvars(), **{k: v for k, v in chain.request_identity().items() if v is not None}}
     carried = {k: context[k] for k in _CARRIED if context.get(k) is not None}
     if carried:
         headers[HEADER] = carried

@@ -14,7 +14,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_trainerhub.logs import events
-from otel_trainerhub.logs.setup import FINISH_JSON, FOREIGN, _dumps
+from otel_trainerhub.logs.chain import FINISH_JSON, FOREIGN, _dumps
 
 __all__ = ["OtlpLogHandler"]
 

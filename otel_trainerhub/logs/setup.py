@@ -16,25 +16,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, MutableMapping
 from typing import Any
 
-import orjson
 import structlog
-from opentelemetry import trace
 
 from otel_trainerhub.logs import events, limits, servers
+from otel_trainerhub.logs.chain import FINISH_CONSOLE, FINISH_JSON, FOREIGN, SHARED, render_json
 from otel_trainerhub.parsing import ConfigError
-from otel_trainerhub.redaction import redact_value
 from otel_trainerhub.settings import Settings
 
 __all__ = ["configure_logging", "reapply", "json_formatter", "set_otlp_handler"]
 
-# Keys we set ourselves: trusted, never scanned by the redaction pass.
-_OWN_KEYS = frozenset(
-    {"timestamp", "levelname", "name", "trace_id", "span_id", "request_id", "task_id", "task_name", "user_id", "trainer_id",
-     "duration_ms", "status_code", "method", "db_queries", "db_time", "pid"}
-)
 # Logger names whose console handlers other set-ups (Django's, gunicorn's, uvicorn's) install: ours
 # replace those (one format on stdout); their other handlers (Django's AdminEmailHandler that
 # mails 500s to ADMINS, a file of the project's) are the host's, and stay.
@@ -47,106 +39,7 @@ _configured: Settings | None = None
 _handlers: list[logging.Handler] = []
 
 
-def add_trace_context(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        event_dict["trace_id"] = format(context.trace_id, "032x")
-        event_dict["span_id"] = format(context.span_id, "016x")
-    return event_dict
-
-
-def add_levelname(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    record = event_dict.get("_record")
-    if record is not None:
-        event_dict["levelname"] = record.levelname
-    else:
-        event_dict["levelname"] = {"warn": "WARNING", "exception": "ERROR", "msg": "INFO"}.get(method_name, method_name.upper())
-    return event_dict
-
-
-def add_logger_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    record = event_dict.get("_record")
-    event_dict["name"] = record.name if record is not None else getattr(logger, "name", "")
-    return event_dict
-
-
-def _redactor(*, escape_control: bool) -> Any:
-    def redact(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        for key, value in event_dict.items():
-            if key not in _OWN_KEYS and value is not None and not isinstance(value, (bool, int, float)):
-                if escape_control and key in _MULTILINE_KEYS and isinstance(value, str):
-                    event_dict[key] = _indented(key, value)
-                else:
-                    event_dict[key] = redact_value(key, value, escape_control=escape_control)
-        return event_dict
-
-    return redact
-
-
-# On a terminal a traceback reads line by line: its lines are kept apart, each indented, so
-# that no line of it (an exception message's own newline included) can pass for a log line,
-# which starts at the margin with its timestamp. Other control characters are escaped.
-_MULTILINE_KEYS = frozenset({"exception", "stack"})
-
-
-def _indented(key: str, text: str) -> str:
-    masked = redact_value(key, text, escape_control=False)
-    return "\n".join("  " + redact_value(key, line, escape_control=True) for line in str(masked).rstrip("\n").split("\n"))
-
-
-# The redaction policy. For JSON, control characters are left to the encoder, which escapes
-# them; a console line has no encoder to do it.
-redact = _redactor(escape_control=False)
-redact_for_terminal = _redactor(escape_control=True)
-
-
-def _dumps(value: Any, **_kw: Any) -> str:
-    return orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-# Who the request is for, as soon as the application knows (a view authenticates the user
-# lazily): set by the Django integration, asked only while a line has no user_id yet.
-_identity_source: Callable[[], dict[str, Any]] | None = None
-
-
-def set_identity_source(source: Callable[[], dict[str, Any]] | None) -> None:
-    global _identity_source
-    _identity_source = source
-
-
-def request_identity() -> dict[str, Any]:
-    """The current request's user_id and trainer_id, where known (empty outside a request)."""
-    source = _identity_source
-    return source() if source is not None else {}
-
-
-def add_request_identity(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    if _identity_source is not None and event_dict.get("user_id") is None:
-        for key, value in _identity_source().items():
-            if value is not None and event_dict.get(key) is None:
-                event_dict[key] = value
-    return event_dict
-
-
-_SHARED: list[Any] = [
-    structlog.contextvars.merge_contextvars,
-    add_request_identity,
-    add_trace_context,
-    structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-    add_levelname,
-    add_logger_name,
-]
-
-
 _NOT_STRUCTLOG = object()
-# Extras meant for a terminal only: uvicorn's message again with ANSI colour codes.
-_CONSOLE_FIELDS = ("color_message",)
-
-
-def drop_console_fields(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in _CONSOLE_FIELDS:
-        event_dict.pop(key, None)
-    return event_dict
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
@@ -177,22 +70,11 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
         return str(event)
 
 
-#: What a stdlib record goes through first, and what every sink's event goes through before
-#: it is rendered; the same objects for all sinks, so that events.prepared builds it once.
-FOREIGN: tuple[Any, ...] = (*_SHARED, structlog.stdlib.ExtraAdder(), drop_console_fields)
-FINISH_JSON: tuple[Any, ...] = (structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, redact)
-_FINISH_CONSOLE = (*FINISH_JSON[:2], redact_for_terminal)
-
-
 def json_formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
-    renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_dumps)
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(event_key="message", timestamp_key="timestamp", colors=False)
-    )
-    return _Formatter(
-        finish=FINISH_JSON if log_format == "json" else _FINISH_CONSOLE, render=(structlog.processors.EventRenamer("message"), renderer)
-    )
+    if log_format == "json":
+        return _Formatter(finish=FINISH_JSON, render=(render_json,))
+    console = structlog.dev.ConsoleRenderer(event_key="message", timestamp_key="timestamp", colors=False)
+    return _Formatter(finish=FINISH_CONSOLE, render=(structlog.processors.EventRenamer("message"), console))
 
 
 def _file_handler(settings: Settings) -> logging.Handler:
@@ -241,7 +123,7 @@ def configure_logging(settings: Settings, otlp_handler: logging.Handler | None =
     logger_factory = structlog.stdlib.LoggerFactory()
     logging.setLoggerClass(host_logger_class)
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*SHARED, structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=logger_factory,
         # Calls below the level are dropped before any processor runs.
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if settings.debug_logging else level),

@@ -169,9 +169,9 @@ def _install_then_setup(wrapped: Callable[..., Any], instance: Any, args: Sequen
 
 
 def _after_setup() -> None:
-    from otel_trainerhub.logs import setup as log_setup
+    from otel_trainerhub.logs import chain, setup as log_setup
 
-    log_setup.set_identity_source(current_identity)
+    chain.set_identity_source(current_identity)
     # Django has just applied its LOGGING settings: put our handlers back on top.
     log_setup.reapply()
     if _context is not None:
@@ -215,7 +215,7 @@ def uninstrument() -> None:
         ours = (SERVER_MIDDLEWARE, UNTRACED_MIDDLEWARE, REQUEST_LOGGING_MIDDLEWARE)
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in ours]
         _instrumented = False
-    from otel_trainerhub.logs import setup as log_setup
+    from otel_trainerhub.logs import chain
 
-    log_setup.set_identity_source(None)
+    chain.set_identity_source(None)
     _context = None
