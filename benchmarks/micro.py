@@ -123,7 +123,7 @@ def _instructions(ours: bool, kind: str, loops: int) -> int:
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
          "--count-variant", "ours" if ours else "sdk", kind, str(loops)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},  # same count for the same code
     )
     for line in result.stderr.splitlines():
         if "Collected :" in line or "I   refs:" in line:
