@@ -134,7 +134,7 @@ class AttributionProcessor(OnEndingProcessor):
         parent_span = context.get(SPAN_KEY)
         state = getattr(parent_span, _ROOT, None) or getattr(parent_span, _CHILD_OF, None)
         if state is not None:
-            span._trainerhub_child_of = state  # type: ignore[attr-defined]  # _CHILD_OF: a STORE_ATTR, not a setattr() call
+            setattr(span, _CHILD_OF, state)
 
     def _on_ending(self, span: Span) -> None:
         # A child carries its root's state as _CHILD_OF, a root its own as _ROOT (set in
